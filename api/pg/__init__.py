@@ -1,0 +1,1 @@
+"""The embedded PostgreSQL used when no DATABASE_URL is configured."""

