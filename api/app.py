@@ -17,7 +17,7 @@ from api.db import Database, api_role_url
 from api.errors import ApiError
 from api.middleware import RequestContextMiddleware
 from api.ratelimit import RateLimiter
-from api.routes import health
+from api.routes import health, sessions, traces
 
 
 def error_response(request: Request, error: ApiError) -> Response:
@@ -54,7 +54,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             await app.state.db.close()
 
     app = Starlette(
-        routes=[*health.routes],
+        routes=[*health.routes, *traces.routes, *sessions.routes],
         middleware=[Middleware(RequestContextMiddleware)],
         exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_exception},
         lifespan=lifespan,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import Identity
 from api.errors import ApiError
+
+QueryModel = TypeVar("QueryModel", bound=BaseModel)
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
 
 async def authorize(request: Request) -> Identity:
@@ -37,10 +41,29 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         if size > max_bytes:
             raise _too_large(max_bytes)
         chunks.append(chunk)
+    body = b"".join(chunks)
     try:
-        return json.loads(b"".join(chunks))
+        value = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "the body is not valid JSON", code="malformed_json") from None
+    if b"\\u0000" in body and _has_nul(value):
+        # PostgreSQL's jsonb cannot store NUL characters: refuse the request whole, up front.
+        raise ApiError(400, "JSON strings must not contain \\u0000", code="malformed_json")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _too_large(max_bytes: int) -> ApiError:
@@ -50,3 +73,32 @@ def _too_large(max_bytes: int) -> ApiError:
 def json_text(text: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A response whose JSON was built by SQL: forwarded without re-encoding."""
     return Response(text, status_code=status, media_type="application/json", headers=headers)
+
+
+def parse_query(model: type[QueryModel], request: Request, list_fields: tuple[str, ...] = ()) -> QueryModel:
+    """Query parameters through a pydantic model: unknown or malformed parameters are a 400."""
+    raw: dict[str, Any] = {}
+    for name in request.query_params:
+        values = request.query_params.getlist(name)
+        if name in list_fields:
+            raw[name] = [part for value in values for part in value.split(",") if part]
+        elif len(values) > 1:
+            raise ApiError(400, f"query parameter {name!r} was given more than once", code="bad_query")
+        else:
+            raw[name] = values[0]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ApiError(400, "bad query parameter", code="bad_query", details=validation_details(exc)) from None
+
+
+def parse_body(model: type[BodyModel], body: Any) -> BodyModel:
+    """A JSON body through a pydantic model: a wrong shape is a 422 naming the failing paths."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(422, "the request body failed validation", details=validation_details(exc)) from None
+
+
+def validation_details(exc: ValidationError) -> list[Any]:
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -18,7 +18,8 @@ import asyncpg
 from api.auth import Identity
 from api.errors import ApiError, from_postgres
 
-Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+if TYPE_CHECKING:
+    Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
 _SET_REQUEST = (
     "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),"

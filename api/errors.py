@@ -7,9 +7,12 @@ machine code in HINT and JSON details in DETAIL. `42501` (insufficient privilege
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import asyncpg
+
+log = logging.getLogger("agentdeck.errors")
 
 _DEFAULT_CODES = {
     400: "bad_request",
@@ -85,4 +88,5 @@ def from_postgres(exc: BaseException) -> ApiError:
     if isinstance(exc, (OSError, asyncpg.InterfaceError)):
         return ApiError(503, "the database is unavailable; retry later", code="database_unavailable",
                         headers={"Retry-After": "1"})
+    log.error("unexpected database error %s: %s", getattr(exc, "sqlstate", type(exc).__name__), exc)
     return internal_error()

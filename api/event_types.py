@@ -1,0 +1,200 @@
+"""The event schema (version 1): which types exist and what each payload must hold.
+
+Payloads may carry extra keys; the listed ones are required or typed. `custom.*` types take any
+object. The JSON Schema published in docs/event-schema.json and in /openapi.json is generated
+from these models (`agentdeck schema`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+SCHEMA_VERSION = 1
+TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorInfo(_Payload):
+    type: str | None = None
+    message: str | None = None
+    code: str | int | None = None
+
+
+class ToolSpec(_Payload):
+    name: str
+    parameters: dict[str, Any] | None = None
+
+
+class SessionStart(_Payload):
+    agent: Any = None
+    tools: list[str | ToolSpec] | None = None
+
+
+class SessionEnd(_Payload):
+    outcome: Literal["success", "failure", "error", "cancelled"]
+    reason: str | None = None
+    error: ErrorInfo | None = None
+
+
+class LlmRequest(_Payload):
+    model: str
+    messages: list[Any] | None = None
+
+
+class Usage(_Payload):
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    total_tokens: int | None = Field(default=None, ge=0)
+
+
+class LlmResponse(_Payload):
+    model: str
+    usage: Usage
+    error: ErrorInfo | None = None
+
+
+class ToolCall(_Payload):
+    tool: str
+    arguments: dict[str, Any] | str
+
+
+class ToolResult(_Payload):
+    tool: str
+    status: Literal["ok", "error"]
+    error: ErrorInfo | None = None
+
+    @model_validator(mode="after")
+    def _error_explained(self) -> ToolResult:
+        if self.status == "error" and self.error is None:
+            raise ValueError("a tool result with status 'error' needs an 'error' object")
+        return self
+
+
+class BrowserAction(_Payload):
+    action: str
+
+
+class BrowserNavigation(_Payload):
+    url: str
+
+
+class ArtifactRef(_Payload):
+    artifact_id: str = Field(pattern=r"^art_[A-Za-z0-9]+$")
+    storage_path: str = Field(min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _no_urls(self) -> ArtifactRef:
+        # Artifacts are private: an event must never carry a URL to one.
+        if _contains_url(self.model_dump()):
+            raise ValueError("artifact events carry artifact_id and storage_path, never a URL")
+        return self
+
+
+class Log(_Payload):
+    level: str
+    message: str
+
+
+class Error(_Payload):
+    message: str
+    type: str | None = None
+    code: str | int | None = None
+
+
+class Assertion(_Payload):
+    passed: bool
+    expected: Any = None
+    actual: Any = None
+
+
+PAYLOADS: dict[str, type[_Payload]] = {
+    "session.start": SessionStart,
+    "session.end": SessionEnd,
+    "llm.request": LlmRequest,
+    "llm.response": LlmResponse,
+    "tool.call": ToolCall,
+    "tool.result": ToolResult,
+    "browser.action": BrowserAction,
+    "browser.navigation": BrowserNavigation,
+    "artifact": ArtifactRef,
+    "log": Log,
+    "error": Error,
+    "assertion": Assertion,
+}
+
+
+def _contains_url(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(_URL.match(value))
+    if isinstance(value, dict):
+        return any(_contains_url(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_url(v) for v in value)
+    return False
+
+
+class EventIn(BaseModel):
+    """One event as a client sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=0, le=2**62, strict=True)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
+    type: str = Field(max_length=100)
+    name: str | None = Field(default=None, max_length=500)
+    ts: AwareDatetime | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    parent_seq: int | None = Field(default=None, ge=0, strict=True)
+
+    @model_validator(mode="after")
+    def _payload_matches_type(self) -> EventIn:
+        if self.type.startswith("custom.") and re.match(TYPE_PATTERN, self.type):
+            return self
+        model = PAYLOADS.get(self.type)
+        if model is None:
+            raise ValueError(f"unknown event type {self.type!r}: use one of the documented types or custom.*")
+        model.model_validate(self.payload)
+        return self
+
+
+_EVENT = TypeAdapter(EventIn)
+
+
+def validate_event(raw: Any) -> EventIn:
+    """Validate one event; raises pydantic's ValidationError with the failing paths."""
+    return _EVENT.validate_python(raw)
+
+
+def event_for_sql(event: EventIn, index: int) -> dict[str, Any]:
+    """The canonical form SQL stores and hashes: timestamps normalised, the request index attached."""
+    ts: datetime | None = event.ts
+    return {
+        "index": index,
+        "seq": event.seq,
+        "idempotency_key": event.idempotency_key,
+        "type": event.type,
+        "name": event.name,
+        "ts": ts.isoformat() if ts is not None else None,
+        "payload": event.payload,
+        "parent_seq": event.parent_seq,
+    }
+
+
+def json_schema() -> dict[str, Any]:
+    """The published event schema: the envelope plus one payload schema per type."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"agentdeck event schema v{SCHEMA_VERSION}",
+        "version": SCHEMA_VERSION,
+        "event": EventIn.model_json_schema(),
+        "payloads": {name: model.model_json_schema() for name, model in sorted(PAYLOADS.items())},
+        "custom": "types matching custom.<name> take any JSON object as payload",
+    }

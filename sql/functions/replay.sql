@@ -1,0 +1,143 @@
+-- Reading sessions and events back: the console's replay.
+
+create or replace function internal.require_visible_filters(workspace_id text, project_id text) returns void
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+    -- Filters narrow what is visible; naming something outside the credential is a 403, not an empty list.
+    if workspace_id is not null and workspace_id not in (select internal.visible_workspaces()) then
+        raise exception using errcode = 'AD403', hint = 'workspace_forbidden',
+            message = format('workspace %s is not visible with this credential', workspace_id);
+    end if;
+    if project_id is not null and project_id not in (select v.project_id from internal.visible_projects() as v) then
+        raise exception using errcode = 'AD403', hint = 'project_forbidden',
+            message = format('project %s is not visible with this credential', project_id);
+    end if;
+end
+$$;
+comment on function internal.require_visible_filters(text, text) is
+'Raises AD403 when a workspace_id or project_id filter names something the credential cannot see.';
+
+create or replace function api.list_sessions(filters jsonb) returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    max_rows integer := (filters ->> 'limit')::integer;
+    after jsonb := filters -> 'after';
+    page jsonb;
+    last_row jsonb;
+begin
+    perform internal.require_identity();
+    perform internal.require_visible_filters(filters ->> 'workspace_id', filters ->> 'project_id');
+    select coalesce(jsonb_agg(internal.session_json(p) order by p.created_at desc, p.workspace_id desc,
+        p.project_id desc, p.trace_id desc), '[]')
+    into page
+    from (
+        select s.*
+        from app.trace_sessions as s
+        where
+            (s.workspace_id, s.project_id) in (select * from internal.visible_projects())
+            and (filters ->> 'workspace_id' is null or s.workspace_id = filters ->> 'workspace_id')
+            and (filters ->> 'project_id' is null or s.project_id = filters ->> 'project_id')
+            and (filters ->> 'session_id' is null or s.trace_id = filters ->> 'session_id')
+            and (filters ->> 'status' is null or s.status = filters ->> 'status')
+            and (filters ->> 'agent' is null or s.agent ->> 'name' = filters ->> 'agent')
+            and (filters ->> 'environment' is null or s.environment = filters ->> 'environment')
+            and (filters ->> 'tag' is null or s.tags @> array[filters ->> 'tag'])
+            and (filters ->> 'since' is null or s.created_at >= (filters ->> 'since')::timestamptz)
+            and (filters ->> 'until' is null or s.created_at < (filters ->> 'until')::timestamptz)
+            and (
+                filters ->> 'q' is null
+                or strpos(lower(s.trace_id), lower(filters ->> 'q')) > 0
+                or strpos(lower(coalesce(s.name, '')), lower(filters ->> 'q')) > 0
+            )
+            and (
+                after is null
+                or (s.created_at, s.workspace_id, s.project_id, s.trace_id) < (
+                    (after ->> 'created_at')::timestamptz, after ->> 'workspace_id', after ->> 'project_id',
+                    after ->> 'trace_id'
+                )
+            )
+        order by s.created_at desc, s.workspace_id desc, s.project_id desc, s.trace_id desc
+        limit max_rows
+    ) as p;
+    if jsonb_array_length(page) = max_rows then
+        last_row := page -> -1;
+        -- The cursor is the last row's sort key, base64url-encoded: opaque to clients.
+        return jsonb_build_object('sessions', page, 'next_cursor', translate(encode(convert_to(
+            jsonb_build_object(
+                'created_at', last_row -> 'created_at', 'workspace_id', last_row -> 'workspace_id',
+                'project_id', last_row -> 'project_id', 'trace_id', last_row -> 'id'
+            )::text, 'UTF8'
+        ), 'base64'), e'+/=\n', '-_'));
+    end if;
+    return jsonb_build_object('sessions', page, 'next_cursor', null);
+end
+$$;
+comment on function api.list_sessions(jsonb) is
+'GET /api/sessions: visible sessions, newest first, filtered, keyset-paginated (after = the last row''s key).';
+
+create or replace function api.list_events(
+    trace_id text, project_id text, after_seq bigint, max_events integer, types text[]
+) returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    s app.trace_sessions;
+    page jsonb;
+begin
+    perform internal.require_identity();
+    s := internal.find_session(list_events.trace_id, list_events.project_id, false);
+    select coalesce(jsonb_agg(to_jsonb(p) order by p.seq), '[]')
+    into page
+    from (
+        select
+            e.seq,
+            e.idempotency_key,
+            e.type,
+            e.name,
+            e.client_ts as ts,
+            e.payload,
+            e.parent_seq,
+            e.received_at,
+            m.position + array_position(m.event_seqs, e.seq) - 1 as position
+        from app.events as e
+        cross join lateral (
+            select sm.position, sm.event_seqs
+            from app.stream_messages as sm
+            where
+                sm.workspace_id = e.workspace_id
+                and sm.project_id = e.project_id
+                and sm.trace_id = e.trace_id
+                and sm.kind = 'trace.event'
+                and sm.event_seqs[1] <= e.seq
+            order by sm.event_seqs[1] desc
+            limit 1
+        ) as m
+        where
+            e.workspace_id = s.workspace_id
+            and e.project_id = s.project_id
+            and e.trace_id = s.trace_id
+            and e.seq > coalesce(list_events.after_seq, -1)
+            and (list_events.types is null or e.type = any(list_events.types))
+        order by e.seq
+        limit list_events.max_events
+    ) as p;
+    return jsonb_build_object(
+        'session_id', s.trace_id,
+        'events', page,
+        'next_after_seq', case when jsonb_array_length(page) = max_events then page -> -1 -> 'seq' end
+    );
+end
+$$;
+comment on function api.list_events(text, text, bigint, integer, text[]) is
+'GET /api/traces/{id}/events: a page of events in seq order, each with its stream position.';
+
+
+revoke all on function internal.require_visible_filters(text, text), api.list_sessions(jsonb),
+api.list_events(text, text, bigint, integer, text[]) from public;
+grant execute on function internal.require_visible_filters(text, text), api.list_sessions(jsonb),
+api.list_events(text, text, bigint, integer, text[]) to authenticated, agentdeck_key, service_role;
