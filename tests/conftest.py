@@ -70,4 +70,24 @@ def database_url(pytestconfig: pytest.Config) -> Iterator[str]:
     yield pytestconfig.stash[DATABASE_URL_KEY]
 
 
+@pytest.fixture
+def empty_database(pytestconfig: pytest.Config) -> Iterator[str]:
+    """A fresh, unmigrated database of this test's own, dropped afterwards."""
+    server, session_name = pytestconfig.stash[_SERVER_KEY]
+    name = f"{session_name}_{secrets.token_hex(3)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'create database "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    try:
+        yield with_database(server, name)
+    finally:
+        asyncio.run(_drop_database(server, name))
+
+
 _SERVER_KEY = pytest.StashKey[tuple[str, str]]()
