@@ -16,8 +16,12 @@ from api.config import Settings
 from api.db import Database, api_role_url
 from api.errors import ApiError
 from api.middleware import RequestContextMiddleware
+from api.openapi import build_document
 from api.ratelimit import RateLimiter
 from api.routes import health, sessions, traces
+
+# Each group module exposes `routes` and the `operations` that document them in /openapi.json.
+ENDPOINT_GROUPS = (health, traces, sessions)
 
 
 def error_response(request: Request, error: ApiError) -> Response:
@@ -54,12 +58,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             await app.state.db.close()
 
     app = Starlette(
-        routes=[*health.routes, *traces.routes, *sessions.routes],
+        routes=[route for group in ENDPOINT_GROUPS for route in group.routes],
         middleware=[Middleware(RequestContextMiddleware)],
         exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_exception},
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.openapi = build_document([op for group in ENDPOINT_GROUPS for op in group.operations])
     app.state.authenticator = Authenticator(settings)
     app.state.rate_limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
     return app

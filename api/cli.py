@@ -151,6 +151,12 @@ def _serve(settings: Settings, url: str) -> None:
                 log_level="info")
 
 
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
+    from api.event_types import json_schema
+
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="agentdeck", description=__doc__)
     top.add_argument("--json", action="store_true", help="machine-readable output")
@@ -161,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
     sub.add_parser("dev", help="embedded default: migrate, bootstrap once, serve").set_defaults(run=cmd_dev)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(run=cmd_migrate)
+    sub.add_parser("schema", help="print the event JSON Schema").set_defaults(run=cmd_schema)
 
     workspace = sub.add_parser("workspace").add_subparsers(dest="action", required=True)
     create = workspace.add_parser("create")

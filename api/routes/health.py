@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.migrate import pending
+from api.openapi import Operation
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -26,4 +27,13 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.state.openapi)
+
+
+routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/openapi.json", openapi)]
+operations = [
+    Operation("get", "/healthz", "Liveness: the process answers", {200: None}, secured=False),
+    Operation("get", "/readyz", "Readiness: database reachable and migrations current", {200: None}, secured=False),
+    Operation("get", "/openapi.json", "This document", {200: None}, secured=False),
+]

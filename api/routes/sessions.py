@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from api.context import authorize, json_text, parse_query
 from api.errors import ApiError
-from api.models import SessionsQuery
+from api.models import SessionsPage, SessionsQuery
+from api.openapi import Operation
 
 _CURSOR_KEYS = {"created_at", "workspace_id", "project_id", "trace_id"}
 
@@ -41,3 +42,6 @@ async def list_sessions(request: Request) -> Response:
 
 
 routes = [Route("/api/sessions", list_sessions, methods=["GET"])]
+operations = [
+    Operation("get", "/api/sessions", "List visible sessions, newest first", {200: SessionsPage}, query=SessionsQuery),
+]

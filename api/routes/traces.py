@@ -13,8 +13,17 @@ from starlette.routing import Route
 
 from api.context import authorize, json_text, parse_body, parse_query, read_json, validation_details
 from api.errors import ApiError
-from api.event_types import event_for_sql, validate_event
-from api.models import TRACE_ID_PATTERN, EventBatch, EventsQuery, TraceCreate
+from api.event_types import EventIn, event_for_sql, validate_event
+from api.models import (
+    TRACE_ID_PATTERN,
+    BatchResult,
+    EventBatch,
+    EventsPage,
+    EventsQuery,
+    Session,
+    TraceCreate,
+)
+from api.openapi import Operation
 
 _TRACE_ID = re.compile(TRACE_ID_PATTERN)
 # How a single-event request answers each rejection.
@@ -101,4 +110,13 @@ routes = [
     Route("/api/traces", create_trace, methods=["POST"]),
     Route("/api/traces/{trace_id}/events", append_events, methods=["POST"]),
     Route("/api/traces/{trace_id}/events", list_events, methods=["GET"]),
+]
+
+operations = [
+    Operation("post", "/api/traces", "Create a trace session (idempotent with a client-chosen id)",
+              {201: Session, 200: Session}, body=(TraceCreate,)),
+    Operation("post", "/api/traces/{trace_id}/events", "Append one event or a batch",
+              {200: BatchResult, 201: BatchResult}, body=(EventIn, EventBatch)),
+    Operation("get", "/api/traces/{trace_id}/events", "Read a session's events in seq order",
+              {200: EventsPage}, query=EventsQuery),
 ]
