@@ -61,8 +61,8 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
             if model is not None:
                 response["content"] = {"application/json": {"schema": _ref(model)}}
             entry["responses"][str(status)] = response
-        for status, description in _ERRORS.items():
-            entry["responses"].setdefault(status, {
+        for error_status, description in _ERRORS.items():
+            entry["responses"].setdefault(error_status, {
                 "description": description,
                 "content": {"application/json": {"schema": _ref(ErrorBody)}},
             })

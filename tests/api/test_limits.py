@@ -132,7 +132,7 @@ def test_requests_beyond_the_pool_queue_bound_are_429_not_queued(
         async def wait_for_lock_waiter() -> None:
             conn = await asyncpg.connect(database_url)
             try:
-                while not await conn.fetchval(
+                while not await conn.fetchval(  # noqa: ASYNC110 - polling another process's state
                     "select exists (select from pg_stat_activity where usename = 'agentdeck_api'"
                     " and wait_event_type = 'Lock')"
                 ):
