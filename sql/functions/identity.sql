@@ -4,77 +4,82 @@
 --   API key       {"role": "agentdeck_key", "key_hash": "<sha256 hex>"}
 --   service       {"role": "service_role", "workspace_id": "ws_..."}
 
+-- These helpers are plpgsql, not sql: plpgsql caches its plans per connection, whereas a
+-- non-inlinable sql function (security definer, or with SET) is planned again on every call,
+-- and RLS policies call them several times per request.
+
 create or replace function internal.claim(claim_name text) returns text
 language sql stable
-set search_path = ''
 as $$
-    select nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> claim_name
+    select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> claim_name
 $$;
-comment on function internal.claim(text) is 'One claim of the current request, or null.';
+comment on function internal.claim(text) is 'One claim of the current request, or null (inlinable: no SET clause).';
 
 create or replace function internal.visible_workspaces() returns setof text
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
-    select m.workspace_id
-    from app.workspace_members as m
-    where
-        internal.claim('role') = 'authenticated'
-        and m.user_id = (select auth.uid())
-    union all
-    select k.workspace_id
-    from app.api_keys as k
-    where
-        internal.claim('role') = 'agentdeck_key'
-        and k.key_hash = decode(internal.claim('key_hash'), 'hex')
-        and k.revoked_at is null
-    union all
-    select w.workspace_id
-    from app.workspaces as w
-    where
-        internal.claim('role') = 'service_role'
-        and w.workspace_id = internal.claim('workspace_id')
+begin
+    case internal.claim('role')
+        when 'authenticated' then
+            return query select m.workspace_id from app.workspace_members as m where m.user_id = auth.uid();
+        when 'agentdeck_key' then
+            return query
+            select k.workspace_id from app.api_keys as k
+            where k.key_hash = decode(internal.claim('key_hash'), 'hex') and k.revoked_at is null;
+        when 'service_role' then
+            return query
+            select w.workspace_id from app.workspaces as w where w.workspace_id = internal.claim('workspace_id');
+        else
+            return;
+    end case;
+end
 $$;
 comment on function internal.visible_workspaces() is
 'Workspaces the request may read: a user''s memberships, an API key''s workspace, the service''s named workspace.';
 
 create or replace function internal.visible_projects()
 returns table (workspace_id text, project_id text)
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
-    select p.workspace_id, p.project_id
-    from app.projects as p
-    where
-        p.workspace_id in (select internal.visible_workspaces())
-        and internal.claim('role') in ('authenticated', 'service_role')
-    union all
-    select k.workspace_id, k.project_id
-    from app.api_keys as k
-    where
-        internal.claim('role') = 'agentdeck_key'
-        and k.key_hash = decode(internal.claim('key_hash'), 'hex')
-        and k.revoked_at is null
+begin
+    case internal.claim('role')
+        when 'agentdeck_key' then
+            return query
+            select k.workspace_id, k.project_id from app.api_keys as k
+            where k.key_hash = decode(internal.claim('key_hash'), 'hex') and k.revoked_at is null;
+        when 'authenticated', 'service_role' then
+            return query
+            select p.workspace_id, p.project_id from app.projects as p
+            where p.workspace_id in (select internal.visible_workspaces());
+        else
+            return;
+    end case;
+end
 $$;
 comment on function internal.visible_projects() is
 'Projects the request may read: every project of a visible workspace, or an API key''s one project.';
 
 create or replace function internal.writable_projects()
 returns table (workspace_id text, project_id text)
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
-    select v.workspace_id, v.project_id
-    from internal.visible_projects() as v
-    where
-        internal.claim('role') in ('agentdeck_key', 'service_role')
-        or exists (
-            select from app.workspace_members as m
-            where
-                m.workspace_id = v.workspace_id
-                and m.user_id = (select auth.uid())
-                and m.role <> 'viewer'
-        )
+begin
+    case internal.claim('role')
+        when 'agentdeck_key', 'service_role' then
+            return query select v.workspace_id, v.project_id from internal.visible_projects() as v;
+        when 'authenticated' then
+            return query
+            select p.workspace_id, p.project_id
+            from app.projects as p
+            inner join app.workspace_members as m on p.workspace_id = m.workspace_id
+            where m.user_id = auth.uid() and m.role <> 'viewer';
+        else
+            return;
+    end case;
+end
 $$;
 comment on function internal.writable_projects() is
 'Visible projects the request may write to: viewers write nowhere.';

@@ -1,0 +1,96 @@
+"""Shared bench plumbing: a scratch database on the configured server and a real `agentdeck serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+
+from api import admin
+from api.migrate import migrate
+from tests.support.target import server_url, with_database
+
+
+@dataclass
+class BenchTarget:
+    database_url: str
+    base_url: str
+    key: str
+    workspace_id: str
+    project_id: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _prepare(server: str, name: str) -> tuple[str, dict[str, str]]:
+    conn = await asyncpg.connect(server)
+    await conn.execute(f'create database "{name}"')
+    await conn.close()
+    url = with_database(server, name)
+    await migrate(url)
+    conn = await asyncpg.connect(url)
+    try:
+        workspace = await admin.create_workspace(conn, "bench")
+        project = await admin.create_project(conn, workspace["workspace_id"], "bench")
+        key = await admin.create_key(conn, project["project_id"], "bench")
+        return url, {"key": key["secret"], "workspace_id": workspace["workspace_id"],
+                     "project_id": project["project_id"]}
+    finally:
+        await conn.close()
+
+
+async def _drop(server: str, name: str) -> None:
+    conn = await asyncpg.connect(server)
+    await conn.execute(f'drop database if exists "{name}" with (force)')
+    await conn.close()
+
+
+@contextmanager
+def bench_target(**env: str) -> Iterator[BenchTarget]:
+    """A migrated scratch database with one project and key, and `agentdeck serve` on a free loopback port."""
+    server = os.environ.get("DATABASE_URL") or server_url()
+    name = f"agentdeck_bench_{secrets.token_hex(4)}"
+    url, tenant = asyncio.run(_prepare(server, name))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "serve", "--no-migrate"],
+        env={**os.environ, "DATABASE_URL": url, "AGENTDECK_PORT": str(port), "AGENTDECK_RATE_PER_SECOND": "1000000",
+             "AGENTDECK_RATE_BURST": "1000000", "AGENTDECK_JWT_SECRET": secrets.token_urlsafe(40), **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("agentdeck serve did not become ready")
+            time.sleep(0.1)
+        yield BenchTarget(url, base, tenant["key"], tenant["workspace_id"], tenant["project_id"])
+    finally:
+        process.terminate()
+        process.wait(30)
+        asyncio.run(_drop(server, name))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
