@@ -29,8 +29,17 @@ class ErrorInfo(_Payload):
 
 
 class ToolSpec(_Payload):
-    name: str
+    """A declared tool: `{name, parameters?}` or OpenAI's `{type: "function", function: {name, …}}`."""
+
+    name: str | None = None
     parameters: dict[str, Any] | None = None
+    function: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> ToolSpec:
+        if self.name is None and not isinstance((self.function or {}).get("name"), str):
+            raise ValueError("a tool needs a name (or function.name)")
+        return self
 
 
 class SessionStart(_Payload):

@@ -15,14 +15,17 @@ from typing import Any
 
 DIGEST_FIELDS: tuple[str, ...] = ("seq", "type", "name", "payload", "parent_seq")
 
+# Same settings as json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical_json(obj: Any) -> str:
     """Serialise `obj` as canonical JSON (sorted keys, compact separators, non-ASCII kept)."""
     try:
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(obj)
     except (TypeError, ValueError):
         # Non-dict mappings or non-string keys: convert to plain JSON values, then serialise.
-        return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(to_jsonable(obj))
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -40,7 +43,7 @@ def to_jsonable(obj: Any) -> Any:
 
 def digest_view(event: object) -> dict[str, Any]:
     """The part of an event that detectors read; a missing field reads as null."""
-    if isinstance(event, Mapping):
+    if type(event) is dict or isinstance(event, Mapping):
         return {field: event.get(field) for field in DIGEST_FIELDS}
     return dict.fromkeys(DIGEST_FIELDS)
 

@@ -1,0 +1,97 @@
+"""stalled — the browser page stays the same while the agent keeps acting on it.
+
+Rule: consecutive browser.action events whose page digest (screenshot_digest and/or dom_digest)
+equals the page before them — every digest both sides carry is equal — for at least
+`MIN_UNCHANGED` actions in a row. A navigation, or an action that changes a digest, breaks the run;
+actions without digests are ignored.
+- critical seq: the first action that left the page unchanged.
+- confidence: WEAK at 3 unchanged actions, MEDIUM from 5, STRONG from 8 — while the stall lasts
+  to the end of the trace. A stall the page later came out of is reported at WEAK and is not
+  decisive.
+A successful session clears the finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from api.detectors.events import Event, str_of
+from api.detectors.finding import EVIDENCE_SEQS, MEDIUM, STRONG, WEAK, Detector, Finding, SessionEnd, Signature
+from api.detectors.signals import Observation, page_digest, same_page
+
+MIN_UNCHANGED = 3
+
+
+@dataclass(slots=True)
+class _Stall:
+    start_seq: int
+    unchanged: int
+    seqs: list[int] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    ended: bool = False
+
+
+class Stalled(Detector):
+    label = "stalled"
+    event_types = frozenset({"browser.action", "browser.navigation"})
+
+    def __init__(self) -> None:
+        self._page: tuple[str | None, str | None] | None = None
+        self._run: _Stall | None = None
+        self._first: _Stall | None = None
+        self._latest: _Stall | None = None
+
+    def observe(self, observation: Observation) -> None:
+        event = observation.event
+        if event.type == "browser.navigation":
+            self._break_run()
+            self._page = page_digest(event.payload)
+            return
+        after = page_digest(event.payload)
+        if after is None:
+            return
+        if self._page is not None and same_page(self._page, after):
+            self._extend_run(event)
+        else:
+            self._break_run()
+        self._page = after
+
+    def findings(self, end: SessionEnd) -> list[Finding]:
+        if end.succeeded:
+            return []
+        stall = self._latest if self._latest is not None and not self._latest.ended else self._first
+        if stall is None:
+            return []
+        count = stall.unchanged
+        confidence = WEAK if stall.ended else STRONG if count >= 8 else MEDIUM if count >= 5 else WEAK
+        return [
+            Finding(
+                label=self.label,
+                confidence=confidence,
+                critical_seq=stall.start_seq,
+                seqs=tuple(stall.seqs),
+                facts={"unchanged_actions": count, "actions": stall.actions[:EVIDENCE_SEQS], "ended": stall.ended},
+                signature=Signature(tool=None, error_type=None, message="browser state unchanged across actions"),
+                reason=f"page unchanged across {count} browser actions from seq {stall.start_seq}"
+                + (" (it later changed)" if stall.ended else ""),
+                decisive=not stall.ended,
+            )
+        ]
+
+    def _extend_run(self, event: Event) -> None:
+        run = self._run
+        if run is None:
+            run = self._run = _Stall(start_seq=event.seq, unchanged=0)
+        run.unchanged += 1
+        if len(run.seqs) < EVIDENCE_SEQS:
+            run.seqs.append(event.seq)
+            run.actions.append(str_of(event.payload.get("action")) or "<unnamed>")
+        if run.unchanged == MIN_UNCHANGED:
+            self._latest = run
+            if self._first is None:
+                self._first = run
+
+    def _break_run(self) -> None:
+        if self._run is not None:
+            self._run.ended = True
+        self._run = None

@@ -1,0 +1,71 @@
+"""unexplained_failure — the session failed and no other rule says why.
+
+Rule: session.end has outcome `failure` or `error`, and no other detector produced a decisive
+finding (an unrecovered error, a failed assertion, a loop or stall still running at the end).
+- critical seq: the last step before session.end (the last tool, llm, browser, error or assertion
+  event); session.end itself when there is none.
+- confidence: MEDIUM when session.end carries an `error` or a `reason` (there is a stated cause
+  we could not classify), WEAK when it carries neither.
+"""
+
+from __future__ import annotations
+
+from api.detectors.events import error_info, shorten, str_of
+from api.detectors.finding import MEDIUM, WEAK, Detector, Finding, SessionEnd, Signature
+from api.detectors.signals import Observation
+
+STEP_TYPES = frozenset(
+    {
+        "tool.call",
+        "tool.result",
+        "llm.request",
+        "llm.response",
+        "browser.action",
+        "browser.navigation",
+        "error",
+        "assertion",
+    }
+)
+
+
+class UnexplainedFailure(Detector):
+    label = "unexplained_failure"
+    event_types = STEP_TYPES | {"session.end"}
+
+    def __init__(self) -> None:
+        self._last_step: int | None = None
+        self._critical: int | None = None
+        self._error_type: str | None = None
+        self._message = ""
+        self._stated = False
+
+    def observe(self, observation: Observation) -> None:
+        event = observation.event
+        if event.type != "session.end":
+            self._last_step = event.seq
+            return
+        error = error_info(event.payload.get("error"))
+        reason = str_of(event.payload.get("reason"))
+        self._critical = self._last_step if self._last_step is not None else event.seq
+        self._error_type = error.type if error else None
+        self._message = shorten((error.message if error else None) or reason or "")
+        self._stated = error is not None or bool(reason)
+
+    def findings(self, end: SessionEnd) -> list[Finding]:
+        return []  # decided by `conclude`, once the other findings are known
+
+    def conclude(self, end: SessionEnd, explained: bool) -> list[Finding]:
+        if not end.failed or explained or self._critical is None:
+            return []
+        seqs = tuple(sorted({self._critical, end.seq if end.seq is not None else self._critical}))
+        return [
+            Finding(
+                label=self.label,
+                confidence=MEDIUM if self._stated else WEAK,
+                critical_seq=self._critical,
+                seqs=seqs,
+                facts={"outcome": end.outcome, "stated_cause": self._message or None},
+                signature=Signature(tool=None, error_type=self._error_type, message=self._message),
+                reason=f"session ended with {end.outcome} and no rule explains it; last step at seq {self._critical}",
+            )
+        ]
