@@ -119,6 +119,8 @@ async def _migrate_locked(conn: asyncpg.Connection, root: Path, files: list[Sche
         done.append(schema_file.version)
     async with conn.transaction():
         await conn.execute("set local role agentdeck_owner")
+        # Files apply in name order; bodies may call functions defined in a later file (as pg_dump does).
+        await conn.execute("set local check_function_bodies = off")
         for kind in ("functions", "policies"):
             for path in sorted((root / kind).glob("*.sql")):
                 await conn.execute(path.read_text())

@@ -1,0 +1,57 @@
+"""Automatic analysis: a worker that takes queued jobs (sessions that ended) and analyses them.
+
+Runs inside `serve` and as `agentdeck worker`. Jobs are claimed with FOR UPDATE SKIP LOCKED under a
+lease (internal.claim_analysis_job), so several workers never analyse the same session at once,
+and a failed attempt is retried with exponential backoff up to `max_attempts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from api.analysis import analyze_session, store_analysis
+from api.auth import Identity
+from api.db import Database
+from api.errors import ApiError
+
+log = logging.getLogger("agentdeck.worker")
+
+
+class AnalysisWorker:
+    def __init__(self, db: Database, *, poll_seconds: float = 0.5, lease_seconds: int = 120,
+                 max_attempts: int = 5) -> None:
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+
+    async def run(self) -> None:
+        """Work until cancelled: drain due jobs, then wait one poll interval."""
+        while True:
+            try:
+                while await self.run_one():
+                    pass
+            except (OSError, ApiError) as exc:
+                log.warning("analysis worker: database unavailable (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(self.poll_seconds)
+
+    async def run_one(self) -> bool:
+        """Take and process one due job; False when none is due."""
+        async with self.db.pool.acquire() as conn:
+            job = await conn.fetchrow("select * from internal.claim_analysis_job($1)", self.lease_seconds)
+        if job is None:
+            return False
+        # The workflow acts for the job's workspace only, like any service request.
+        identity = Identity("service", "service_role", {"role": "service_role", "workspace_id": job["workspace_id"]})
+        error: str | None = None
+        try:
+            result = await analyze_session(self.db, identity, job["trace_id"], job["project_id"])
+            await store_analysis(self.db, identity, job["trace_id"], job["project_id"], result, "worker")
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried with backoff
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("analysis of %s failed (attempt %d): %s", job["trace_id"], job["attempts"], error)
+        async with self.db.pool.acquire() as conn:
+            await conn.fetchval("select internal.finish_analysis_job($1, $2, $3, $4, $5)", job["workspace_id"],
+                                job["project_id"], job["trace_id"], error, self.max_attempts)
+        return True
