@@ -31,11 +31,20 @@ declare
 begin
     perform internal.require_identity();
     perform internal.require_visible_filters(filters ->> 'workspace_id', filters ->> 'project_id');
-    select coalesce(jsonb_agg(internal.session_json(p) order by p.created_at desc, p.workspace_id desc,
-        p.project_id desc, p.trace_id desc), '[]')
+    select coalesce(jsonb_agg(
+        internal.session_json(p.s) || jsonb_build_object('labels', p.labels)
+        order by (p.s).created_at desc, (p.s).workspace_id desc, (p.s).project_id desc, (p.s).trace_id desc
+    ), '[]')
     into page
     from (
-        select s.*
+        select
+            s,
+            -- The row carries its analysis labels (names, in the analysis' deterministic order).
+            coalesce((
+                select jsonb_agg(l.value -> 'label')
+                from app.analyses as a, jsonb_array_elements(a.labels) as l
+                where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
+            ), '[]') as labels
         from app.trace_sessions as s
         where
             (s.workspace_id, s.project_id) in (select * from internal.visible_projects())
@@ -48,6 +57,15 @@ begin
             and (filters ->> 'tag' is null or s.tags @> array[filters ->> 'tag'])
             and (filters ->> 'since' is null or s.created_at >= (filters ->> 'since')::timestamptz)
             and (filters ->> 'until' is null or s.created_at < (filters ->> 'until')::timestamptz)
+            and (
+                filters ->> 'label' is null
+                or exists (
+                    select from app.analyses as a
+                    where
+                        a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
+                        and a.labels @> jsonb_build_array(jsonb_build_object('label', filters ->> 'label'))
+                )
+            )
             and (
                 filters ->> 'q' is null
                 or strpos(lower(s.trace_id), lower(filters ->> 'q')) > 0

@@ -117,3 +117,13 @@ def test_a_session_ending_is_analysed_automatically_and_streamed(server: Running
             time.sleep(0.05)
     assert stored.json()["input_digest"] == analysis["input_digest"]
     assert "not_found" in {label["label"] for label in stored.json()["labels"]}
+
+
+def test_session_list_carries_labels_and_filters_by_label(client: httpx.Client, tenant: Tenant) -> None:
+    failing_run(client, tenant.key(), "an-5", end=False)
+    client.post("/api/traces", json={"id": "an-clean"}, headers=tenant.key())
+    client.post("/api/traces/an-5/analyze", headers=tenant.key())
+    rows = {s["id"]: s for s in client.get("/api/sessions", headers=tenant.key()).json()["sessions"]}
+    assert "not_found" in rows["an-5"]["labels"] and rows["an-clean"]["labels"] == []
+    labelled = client.get("/api/sessions", params={"label": "not_found"}, headers=tenant.key()).json()
+    assert [s["id"] for s in labelled["sessions"]] == ["an-5"]
