@@ -6,9 +6,11 @@ Every variable, its default and its meaning is listed in docs/configuration.md.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
 
@@ -57,6 +59,124 @@ def _database_url(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+ARTIFACT_MEDIA_TYPES = (
+    "image/png", "image/jpeg", "image/webp", "video/webm", "video/mp4",
+    "application/json", "application/gzip", "application/zip", "text/plain",
+)
+MAX_ARTIFACT_URL_TTL_SECONDS = 900
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+_S3_VARIABLES = ("AGENTDECK_S3_BUCKET", "AGENTDECK_S3_ENDPOINT_URL", "AGENTDECK_S3_ACCESS_KEY_ID",
+                 "AGENTDECK_S3_SECRET_ACCESS_KEY", "AGENTDECK_S3_PREFIX")
+
+
+AddressingStyle = Literal["auto", "path", "virtual"]
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """An S3-compatible bucket (AWS S3, Supabase Storage's S3 endpoint, MinIO, ...)."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    prefix: str = ""  # prepended to every storage path: "" or "some/prefix/"
+    addressing_style: AddressingStyle = "auto"
+
+
+@dataclass(frozen=True)
+class ArtifactSettings:
+    backend: str = "local"  # "local" (under data_dir/artifacts) or "s3"
+    max_bytes: int = 25 * 1024 * 1024
+    media_types: tuple[str, ...] = ARTIFACT_MEDIA_TYPES
+    url_ttl_seconds: int = 60
+    signing_key: str | None = field(default=None, repr=False)  # local URLs; else a key file in data_dir
+    s3: S3Settings | None = None
+
+
+def _artifact_settings(env: Mapping[str, str]) -> ArtifactSettings:
+    backend = env.get("AGENTDECK_STORAGE_BACKEND") or "local"
+    if backend not in ("local", "s3"):
+        raise ConfigError(f"AGENTDECK_STORAGE_BACKEND must be local or s3, got {backend!r}")
+    media_types = tuple(m.lower() for m in _csv(env, "AGENTDECK_ARTIFACT_MEDIA_TYPES", ARTIFACT_MEDIA_TYPES))
+    malformed = [m for m in media_types if not _MEDIA_TYPE.match(m)]
+    if malformed:
+        raise ConfigError(f"AGENTDECK_ARTIFACT_MEDIA_TYPES has malformed media types: {', '.join(malformed)}")
+    ttl = _int(env, "AGENTDECK_ARTIFACT_URL_TTL_SECONDS", 60, minimum=1)
+    if ttl > MAX_ARTIFACT_URL_TTL_SECONDS:
+        raise ConfigError(f"AGENTDECK_ARTIFACT_URL_TTL_SECONDS must be at most {MAX_ARTIFACT_URL_TTL_SECONDS}, "
+                          f"got {ttl}")
+    signing_key = env.get("AGENTDECK_ARTIFACT_SIGNING_KEY") or None
+    if signing_key is not None and len(signing_key) < 32:
+        raise ConfigError("AGENTDECK_ARTIFACT_SIGNING_KEY must be at least 32 characters")
+    s3 = _s3_settings(env) if backend == "s3" else None
+    if s3 is None and any(env.get(name) for name in _S3_VARIABLES):
+        raise ConfigError("AGENTDECK_S3_* is set but AGENTDECK_STORAGE_BACKEND is not s3")
+    return ArtifactSettings(
+        backend=backend,
+        max_bytes=_int(env, "AGENTDECK_ARTIFACT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024),
+        media_types=media_types,
+        url_ttl_seconds=ttl,
+        signing_key=signing_key,
+        s3=s3,
+    )
+
+
+def _s3_settings(env: Mapping[str, str]) -> S3Settings:
+    bucket = env.get("AGENTDECK_S3_BUCKET") or ""
+    if not bucket:
+        raise ConfigError("AGENTDECK_S3_BUCKET is required when AGENTDECK_STORAGE_BACKEND is s3")
+    endpoint = env.get("AGENTDECK_S3_ENDPOINT_URL") or None
+    if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
+        raise ConfigError("AGENTDECK_S3_ENDPOINT_URL must be an http:// or https:// URL")
+    access_key_id = env.get("AGENTDECK_S3_ACCESS_KEY_ID") or None
+    secret = env.get("AGENTDECK_S3_SECRET_ACCESS_KEY") or None
+    if (access_key_id is None) != (secret is None):
+        # Half a key pair would silently fall back to the ambient AWS credentials.
+        raise ConfigError("set both AGENTDECK_S3_ACCESS_KEY_ID and AGENTDECK_S3_SECRET_ACCESS_KEY, or neither")
+    addressing = env.get("AGENTDECK_S3_ADDRESSING_STYLE") or "auto"
+    if addressing not in ("auto", "path", "virtual"):
+        raise ConfigError(f"AGENTDECK_S3_ADDRESSING_STYLE must be auto, path or virtual, got {addressing!r}")
+    prefix = (env.get("AGENTDECK_S3_PREFIX") or "").strip("/")
+    return S3Settings(
+        bucket=bucket,
+        endpoint_url=endpoint,
+        region=env.get("AGENTDECK_S3_REGION") or "us-east-1",
+        access_key_id=access_key_id,
+        secret_access_key=secret,
+        prefix=prefix + "/" if prefix else "",
+        addressing_style=cast(AddressingStyle, addressing),
+    )
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """GET /api/stream: heartbeats, per-subscriber bounds and the listener's timers (docs/stream.md)."""
+
+    heartbeat_seconds: float = 15.0
+    retry_ms: int = 3000
+    queue_max: int = 1000
+    page_size: int = 500
+    send_timeout_seconds: float = 60.0
+    reauthorize_seconds: float = 60.0
+    ping_seconds: float = 10.0
+    poll_seconds: float = 30.0
+
+
+def _stream_settings(env: Mapping[str, str]) -> StreamSettings:
+    return StreamSettings(
+        heartbeat_seconds=_float(env, "AGENTDECK_STREAM_HEARTBEAT_SECONDS", 15.0),
+        retry_ms=_int(env, "AGENTDECK_STREAM_RETRY_MS", 3000, minimum=0),
+        queue_max=_int(env, "AGENTDECK_STREAM_QUEUE_MAX", 1000, minimum=1),
+        page_size=_int(env, "AGENTDECK_STREAM_PAGE_SIZE", 500, minimum=1),
+        send_timeout_seconds=_float(env, "AGENTDECK_STREAM_SEND_TIMEOUT_SECONDS", 60.0),
+        reauthorize_seconds=_float(env, "AGENTDECK_STREAM_REAUTHORIZE_SECONDS", 60.0),
+        ping_seconds=_float(env, "AGENTDECK_STREAM_PING_SECONDS", 10.0),
+        poll_seconds=_float(env, "AGENTDECK_STREAM_POLL_SECONDS", 30.0),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
@@ -80,6 +200,9 @@ class Settings:
     rate_burst: int
     backpressure_waiters: int
     jwks_cache_seconds: int = field(default=300)
+    run_worker: bool = field(default=True)
+    artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
+    stream: StreamSettings = field(default_factory=StreamSettings)
 
     @property
     def embedded(self) -> bool:
@@ -131,4 +254,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_burst=_int(env, "AGENTDECK_RATE_BURST", 400, minimum=1),
         backpressure_waiters=_int(env, "AGENTDECK_BACKPRESSURE_WAITERS", 64, minimum=1),
         jwks_cache_seconds=_int(env, "AGENTDECK_JWKS_CACHE_SECONDS", 300, minimum=1),
+        run_worker=(env.get("AGENTDECK_WORKER") or "1") not in ("0", "false", "no"),
+        artifacts=_artifact_settings(env),
+        stream=_stream_settings(env),
     )

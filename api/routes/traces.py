@@ -27,7 +27,8 @@ from api.openapi import Operation
 
 _TRACE_ID = re.compile(TRACE_ID_PATTERN)
 # How a single-event request answers each rejection.
-_SINGLE_STATUS = {"seq_not_monotonic": 409, "idempotency_conflict": 409, "seq_conflict": 409, "session_ended": 409}
+_SINGLE_STATUS = {"seq_not_monotonic": 409, "idempotency_conflict": 409, "seq_conflict": 409, "session_ended": 409,
+                  "unknown_artifact": 422}
 
 
 def trace_id_of(request: Request) -> str:
