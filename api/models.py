@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 TRACE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 SessionStatus = Literal["running", "success", "failure", "error", "cancelled"]
@@ -58,10 +59,16 @@ class Session(BaseModel):
     updated_at: datetime
 
 
+class SessionRow(Session):
+    labels: list[str] = Field(description="labels of the session's stored analysis, if any")
+
+
 class Rejection(BaseModel):
     index: int
     idempotency_key: str | None
-    code: Literal["seq_not_monotonic", "idempotency_conflict", "seq_conflict", "session_ended", "invalid"]
+    code: Literal[
+        "seq_not_monotonic", "idempotency_conflict", "seq_conflict", "session_ended", "unknown_artifact", "invalid"
+    ]
     reason: str
     details: list[dict[str, Any]] | None = None
 
@@ -92,7 +99,7 @@ class EventsPage(BaseModel):
 
 
 class SessionsPage(BaseModel):
-    sessions: list[Session]
+    sessions: list[SessionRow]
     next_cursor: str | None
 
 
@@ -108,6 +115,8 @@ class SessionsQuery(Strict):
     tag: str | None = None
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
+    label: str | None = None
+    incident_id: str | None = None
     q: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
@@ -122,6 +131,34 @@ class EventsQuery(Strict):
     types: list[str] | None = None
 
 
+ArtifactKind = Literal["screenshot", "replay", "dom_snapshot", "trace_archive", "log", "other"]
+
+
+class ArtifactParams(Strict):
+    """POST /api/traces/{id}/artifacts: query parameters; kind, seq and sha256 may also be multipart fields.
+
+    With `storage_path` the request registers an object a trusted uploader already stored, and
+    `content_type` names its media type; otherwise the body is the upload.
+    """
+
+    project_id: str | None = None
+    kind: ArtifactKind = "other"
+    seq: int | None = Field(default=None, ge=0, le=2**62)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="expected sha256 (hex)")
+    size_bytes: int | None = Field(default=None, ge=0, description="expected size")
+    storage_path: str | None = Field(default=None, min_length=1, max_length=1024)
+    content_type: str | None = Field(default=None, max_length=255)
+
+
+class ArtifactCreated(BaseModel):
+    artifact_id: str
+    storage_path: str
+    kind: ArtifactKind
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
 class ErrorBody(BaseModel):
     class Detail(BaseModel):
         status: int
@@ -132,3 +169,103 @@ class ErrorBody(BaseModel):
 
     error: Detail
 
+
+
+class FailureSignature(Strict):
+    label: str
+    tool: str | None
+    error_type: str | None
+    message: str = Field(max_length=4000)
+
+
+class Label(Strict):
+    label: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    confidence: float = Field(ge=0, le=1)
+    critical_seq: int | None = Field(ge=0)
+    evidence: dict[str, Any]
+    signature: FailureSignature
+
+
+class CriticalStep(Strict):
+    seq: int = Field(ge=0)
+    label: str
+    reason: str
+
+
+class AnalysisIn(Strict):
+    """PUT /api/traces/{id}/analysis: a result computed by the server-side workflow."""
+
+    detector_version: str = Field(min_length=1, max_length=64)
+    input_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    labels: list[Label] = Field(max_length=100)
+    critical_step: CriticalStep | None
+
+
+class StoredAnalysis(BaseModel):
+    session_id: str
+    project_id: str
+    detector_version: str
+    input_digest: str
+    labels: list[Label]
+    critical_step: CriticalStep | None
+    source: Literal["analyze", "worker", "service"]
+    analyzed_at: datetime
+
+
+IncidentStatus = Literal["open", "acknowledged", "resolved", "ignored"]
+
+
+class Incident(BaseModel):
+    id: str
+    workspace_id: str
+    project_id: str
+    title: str = Field(description="label, tool and normalised message")
+    label: str
+    tool: str | None
+    error_type: str | None
+    message: str = Field(description="the normalised failure message")
+    fingerprint: str
+    rules_version: int = Field(description="version of the normalisation rules behind the fingerprint")
+    status: IncidentStatus
+    owner: UUID | None
+    regressed: bool = Field(description="reopened by a new occurrence after it was resolved")
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    session_count: int
+    occurrence_count: int
+    sample_session_ids: list[str] = Field(description="up to five linked sessions, most recently seen first")
+    created_at: datetime
+    updated_at: datetime
+
+
+class IncidentsPage(BaseModel):
+    incidents: list[Incident]
+    next_cursor: str | None
+
+
+class IncidentsQuery(Strict):
+    """GET /api/incidents query parameters."""
+
+    workspace_id: str | None = None
+    project_id: str | None = None
+    status: IncidentStatus | None = None
+    label: str | None = None
+    owner: UUID | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=1000)
+
+
+class IncidentPatch(Strict):
+    """PATCH /api/incidents/{id}: `owner: null` unassigns, an absent field is left as it is."""
+
+    status: IncidentStatus | None = None
+    owner: UUID | None = None
+
+    @model_validator(mode="after")
+    def _names_a_change(self) -> IncidentPatch:
+        if not self.model_fields_set:
+            raise ValueError("give status, owner or both")
+        if "status" in self.model_fields_set and self.status is None:
+            raise ValueError("status cannot be null")
+        return self

@@ -28,6 +28,7 @@ as $$
 declare
     s app.trace_sessions;
     stored app.analyses;
+    previous jsonb;
     message jsonb;
 begin
     perform internal.require_identity();
@@ -36,6 +37,12 @@ begin
             message = 'only the service credential may store workflow analyses';
     end if;
     s := internal.find_session(store_analysis.trace_id, store_analysis.project_id, false);
+    if store_analysis.source = 'service' then
+        select internal.analysis_json(a) into previous
+        from app.analyses as a
+        where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
+        for update;  -- the audited "before" is what this write replaces
+    end if;
     insert into app.analyses as a (
         workspace_id, project_id, trace_id, detector_version, input_digest, labels, critical_step, source
     )
@@ -53,12 +60,20 @@ begin
             analyzed_at = clock_timestamp()
     returning * into stored;
     message := internal.analysis_json(stored);
+    if store_analysis.source = 'service' then
+        perform internal.write_audit(
+            s.workspace_id, s.project_id, 'analysis.stored', 'analysis', s.trace_id, previous, message,
+            internal.request_id()
+        );
+    end if;
+    -- Incidents follow the stored result (clustering.sql); it streams incident.updated itself.
+    perform internal.cluster_analysis(s.workspace_id, s.project_id, s.trace_id);
     perform internal.emit_stream_message(s.workspace_id, s.project_id, s.trace_id, 'analysis.completed', message);
     return message;
 end
 $$;
 comment on function api.store_analysis(text, text, jsonb, text) is
-'Stores (replaces) a session''s analysis and streams analysis.completed; PUT and the worker need the service role.';
+'Stores a session''s analysis, clusters it into incidents, streams analysis.completed; PUT (audited) and worker: service only.';
 
 create or replace function api.get_analysis(trace_id text, project_id text) returns jsonb
 language plpgsql stable

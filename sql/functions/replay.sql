@@ -67,6 +67,15 @@ begin
                 )
             )
             and (
+                filters ->> 'incident_id' is null
+                or exists (
+                    select from app.incident_sessions as k
+                    where
+                        k.workspace_id = s.workspace_id and k.project_id = s.project_id and k.trace_id = s.trace_id
+                        and k.incident_id = filters ->> 'incident_id'
+                )
+            )
+            and (
                 filters ->> 'q' is null
                 or strpos(lower(s.trace_id), lower(filters ->> 'q')) > 0
                 or strpos(lower(coalesce(s.name, '')), lower(filters ->> 'q')) > 0

@@ -69,3 +69,29 @@ $$;
 
 -- A service_role that lacks BYPASSRLS is what agentdeck creates; on Supabase it has BYPASSRLS,
 -- which is why api.* functions also filter by the named workspace explicitly.
+
+-- One finding of a detector result, as api.store_analysis receives it.
+create or replace function tests.finding(
+    label text, tool text, error_type text, message text, confidence numeric default 0.95,
+    critical_seq integer default 1, occurrences integer default 1
+) returns jsonb
+language sql immutable
+as $$
+    select jsonb_build_object(
+        'label', label, 'confidence', confidence, 'critical_seq', critical_seq,
+        'evidence', jsonb_build_object(
+            'seqs', jsonb_build_array(critical_seq), 'facts', jsonb_build_object('occurrences', occurrences)
+        ),
+        'signature', jsonb_build_object('label', label, 'tool', tool, 'error_type', error_type, 'message', message)
+    )
+$$;
+
+-- A detector result holding the given findings (tests.finding(…)), for api.store_analysis.
+create or replace function tests.analysis(variadic findings jsonb[]) returns jsonb
+language sql immutable
+as $$
+    select jsonb_build_object(
+        'detector_version', 'test', 'input_digest', repeat('0', 64), 'labels', to_jsonb(findings),
+        'critical_step', null
+    )
+$$;
