@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,10 +19,13 @@ from api.errors import ApiError
 from api.middleware import RequestContextMiddleware
 from api.openapi import build_document
 from api.ratelimit import RateLimiter
-from api.routes import health, sessions, traces
+from api.routes import analysis, artifacts, health, incidents, sessions, stream, traces
+from api.storage import open_storage
+from api.stream import StreamHub
+from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
-ENDPOINT_GROUPS = (health, traces, sessions)
+ENDPOINT_GROUPS = (health, traces, sessions, artifacts, stream, analysis, incidents)
 
 
 def error_response(request: Request, error: ApiError) -> Response:
@@ -45,16 +49,27 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        api_url = settings.api_database_url or api_role_url(database_url)
         app.state.db = await Database.connect(
-            settings.api_database_url or api_role_url(database_url),
+            api_url,
             min_size=settings.pool_min,
             max_size=settings.pool_max,
             statement_timeout_ms=settings.statement_timeout_ms,
             max_waiters=settings.backpressure_waiters,
         )
+        app.state.storage = open_storage(settings)
+        # The stream's listener logs in like the pool, on a connection of its own.
+        app.state.stream_hub = StreamHub(api_url, settings.stream)
+        app.state.stream_hub.start()
+        worker = asyncio.create_task(AnalysisWorker(app.state.db).run()) if settings.run_worker else None
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+            await app.state.stream_hub.close()
+            await app.state.storage.close()
             await app.state.db.close()
 
     app = Starlette(

@@ -151,6 +151,26 @@ def _serve(settings: Settings, url: str) -> None:
                 log_level="info")
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    """Analyse ended sessions, for deployments that run workers apart from `serve`."""
+    from api.db import Database, api_role_url
+    from api.worker import AnalysisWorker
+
+    url = database_url(settings)
+
+    async def work() -> None:
+        db = await Database.connect(settings.api_database_url or api_role_url(url), min_size=1,
+                                    max_size=settings.pool_max, statement_timeout_ms=settings.statement_timeout_ms,
+                                    max_waiters=settings.backpressure_waiters)
+        try:
+            await AnalysisWorker(db).run()
+        finally:
+            await db.close()
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    asyncio.run(work())
+
+
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
     from api.event_types import json_schema
 
@@ -168,6 +188,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="embedded default: migrate, bootstrap once, serve").set_defaults(run=cmd_dev)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(run=cmd_migrate)
     sub.add_parser("schema", help="print the event JSON Schema").set_defaults(run=cmd_schema)
+    sub.add_parser("worker", help="run the analysis worker without serving").set_defaults(run=cmd_worker)
 
     workspace = sub.add_parser("workspace").add_subparsers(dest="action", required=True)
     create = workspace.add_parser("create")

@@ -1,0 +1,251 @@
+-- The live stream (GET /api/stream): emitting messages, reading them back after a cursor, retention.
+-- Positions come from internal.take_positions (ingest.sql); a trace.event row of app.stream_messages
+-- covers [position, position + message_count), one position per accepted event.
+
+create or replace function internal.stream_page(
+    workspace_id text, after_position bigint, max_rows integer, only_project text, only_session text
+) returns table (stream_position bigint, kind text, project_id text, session_id text, data jsonb)
+language sql stable
+set search_path = ''
+as $$
+    -- Security invoker on purpose: as a request role RLS decides what is visible, as the owner
+    -- (internal.stream_fetch) everything of the workspace is.
+    with batches as (
+        select m.*
+        from app.stream_messages as m
+        where
+            m.workspace_id = stream_page.workspace_id
+            and m.position + m.message_count > stream_page.after_position + 1
+            and (stream_page.only_project is null or m.project_id = stream_page.only_project)
+            and (stream_page.only_session is null or m.trace_id = stream_page.only_session)
+        order by m.position + m.message_count
+        -- Every row covers at least one position, so this many rows cover the page.
+        limit stream_page.max_rows
+    )
+
+    select
+        x.position,
+        b.kind,
+        b.project_id,
+        b.trace_id as session_id,
+        jsonb_build_object(
+            'position', x.position,
+            'kind', b.kind,
+            'workspace_id', b.workspace_id,
+            'project_id', b.project_id,
+            'session_id', b.trace_id,
+            case when b.kind = 'trace.event' then 'event' else split_part(b.kind, '.', 1) end,
+            x.body
+        ) as data
+    from batches as b
+    cross join lateral (
+        select
+            b.position + u.ord - 1 as position,
+            jsonb_build_object(
+                'seq', e.seq,
+                'idempotency_key', e.idempotency_key,
+                'type', e.type,
+                'name', e.name,
+                'ts', e.client_ts,
+                'payload', e.payload,
+                'parent_seq', e.parent_seq,
+                'received_at', e.received_at
+            ) as body
+        from unnest(b.event_seqs) with ordinality as u (seq, ord)
+        inner join app.events as e
+            on
+                e.workspace_id = b.workspace_id
+                and e.project_id = b.project_id
+                and e.trace_id = b.trace_id
+                and e.seq = u.seq
+        union all
+        select
+            b.position,
+            b.payload
+        where b.event_seqs is null
+    ) as x
+    where x.position > stream_page.after_position
+    order by x.position
+    limit stream_page.max_rows
+$$;
+comment on function internal.stream_page(text, bigint, integer, text, text) is
+'Stream messages of a workspace after a position, one row per position, narrowed by project and session.';
+
+create or replace function internal.stream_bounds(workspace_id text)
+returns table (head bigint, retained_after bigint)
+language sql stable security definer
+set search_path = ''
+as $$
+    -- Definer because stream_counters is readable only by writers; the bounds of a workspace the
+    -- credential cannot see come back as nothing.
+    select coalesce(max(c.last_position), 0), coalesce(max(c.retained_after), 0)
+    from app.stream_counters as c
+    where
+        c.workspace_id = stream_bounds.workspace_id
+        and c.workspace_id in (select internal.visible_workspaces())
+$$;
+comment on function internal.stream_bounds(text) is
+'The stream head and retention watermark of a workspace the credential sees (0 and 0 before any message).';
+
+create or replace function api.stream_authorize(workspace_id text, project_id text)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    target text := stream_authorize.workspace_id;
+    candidates text[];
+    bounds record;
+begin
+    perform internal.require_identity();
+    perform internal.require_visible_filters(stream_authorize.workspace_id, stream_authorize.project_id);
+    if target is null then
+        -- Positions are per workspace, so a stream follows exactly one.
+        select array_agg(distinct v.workspace_id order by v.workspace_id) into candidates
+        from internal.visible_projects() as v
+        where stream_authorize.project_id is null or v.project_id = stream_authorize.project_id;
+        if candidates is null then
+            raise exception using errcode = 'AD403', hint = 'workspace_forbidden',
+                message = 'this credential sees no workspace';
+        end if;
+        if cardinality(candidates) > 1 then
+            raise exception using errcode = 'AD400', hint = 'workspace_required',
+                message = 'this credential sees several workspaces; name one with workspace_id';
+        end if;
+        target := candidates[1];
+    elsif
+        stream_authorize.project_id is not null
+        and (target, stream_authorize.project_id) not in (select * from internal.visible_projects())
+    then
+        raise exception using errcode = 'AD403', hint = 'project_forbidden',
+            message = format('project %s is not in workspace %s', stream_authorize.project_id, target);
+    end if;
+    select * into strict bounds from internal.stream_bounds(target);
+    return jsonb_build_object(
+        'workspace_id', target,
+        -- null: every project of the workspace, also ones created later (members and the service).
+        'project_ids', case
+            when stream_authorize.project_id is not null then jsonb_build_array(stream_authorize.project_id)
+            when internal.claim('role') = 'agentdeck_key' then (
+                select jsonb_agg(v.project_id order by v.project_id)
+                from internal.visible_projects() as v
+                where v.workspace_id = target
+            )
+        end,
+        'head', bounds.head,
+        'retained_after', bounds.retained_after
+    );
+end
+$$;
+comment on function api.stream_authorize(text, text) is
+'GET /api/stream at connect: resolves the one workspace followed and the projects visible in it (403 outside).';
+
+create or replace function api.stream_backfill(
+    workspace_id text, only_project text, only_session text, after_position bigint, max_rows integer
+) returns table (stream_position bigint, kind text, project_id text, session_id text, data jsonb)
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+    perform internal.require_identity();
+    -- The explicit workspace check is for Supabase's service_role, which bypasses RLS.
+    perform internal.require_visible_filters(stream_backfill.workspace_id, stream_backfill.only_project);
+    return query
+    select *
+    from internal.stream_page(
+        stream_backfill.workspace_id, stream_backfill.after_position, stream_backfill.max_rows,
+        stream_backfill.only_project, stream_backfill.only_session
+    );
+end
+$$;
+comment on function api.stream_backfill(text, text, text, bigint, integer) is
+'GET /api/stream backfill: a page of the visible messages after a position, read under the caller''s RLS.';
+
+create or replace function internal.stream_fetch(workspace_id text, after_position bigint, max_rows integer)
+returns table (stream_position bigint, kind text, project_id text, session_id text, data jsonb)
+language sql stable security definer
+set search_path = ''
+as $$
+    -- The hub's one read per workspace per wake-up, fanned out in memory to subscribers that each
+    -- keep to what their credential was authorised for at connect.
+    select * from internal.stream_page(stream_fetch.workspace_id, stream_fetch.after_position, stream_fetch.max_rows,
+        null, null)
+$$;
+comment on function internal.stream_fetch(text, bigint, integer) is
+'Every message of a workspace after a position, for the API process''s stream hub (agentdeck_api only).';
+
+create or replace function internal.emit_stream_message(
+    workspace_id text, project_id text, trace_id text, kind text, payload jsonb
+) returns bigint
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+-- Call it as the last write of the transaction: the counter row stays locked until commit.
+declare
+    taken bigint;
+begin
+    if emit_stream_message.kind not in ('session.updated', 'analysis.completed', 'incident.updated') then
+        raise exception using errcode = '22023',
+            message = format('stream kind %s is not emitted with a payload', emit_stream_message.kind);
+    end if;
+    -- Definer so that a viewer's analysis is streamed too; never into a project the caller cannot see.
+    if (emit_stream_message.workspace_id, emit_stream_message.project_id) not in (
+        select * from internal.visible_projects()
+    ) then
+        raise exception using errcode = '42501', message = format(
+            'project %s of workspace %s is not visible to this credential',
+            emit_stream_message.project_id, emit_stream_message.workspace_id
+        );
+    end if;
+    taken := internal.take_positions(emit_stream_message.workspace_id, 1);
+    insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, payload)
+    values (
+        emit_stream_message.workspace_id, taken, 1, emit_stream_message.kind, emit_stream_message.project_id,
+        emit_stream_message.trace_id, emit_stream_message.payload
+    );
+    perform internal.notify_stream(emit_stream_message.workspace_id, taken);
+    return taken;
+end
+$$;
+comment on function internal.emit_stream_message(text, text, text, text, jsonb) is
+'Positions, logs and announces one session.updated, analysis.completed or incident.updated message; returns its position.';
+
+create or replace function internal.prune_stream(workspace_id text, keep_after_position bigint) returns bigint
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+-- Retention, run by the operator (see docs/stream.md). trace.event rows stay: replay reads event
+-- positions from them, and they go with their events. The watermark only moves forward.
+declare
+    watermark bigint;
+    removed bigint;
+begin
+    update app.stream_counters as c
+    set retained_after = greatest(c.retained_after, least(prune_stream.keep_after_position, c.last_position))
+    where c.workspace_id = prune_stream.workspace_id
+    returning c.retained_after into watermark;
+    if watermark is null then
+        return 0;
+    end if;
+    delete from app.stream_messages as m
+    where
+        m.workspace_id = prune_stream.workspace_id
+        and m.position <= watermark
+        and m.kind <> 'trace.event';
+    get diagnostics removed = row_count;
+    return removed;
+end
+$$;
+comment on function internal.prune_stream(text, bigint) is
+'Stops serving stream positions at or below keep_after_position (cursors older get a reset) and deletes their payload rows.';
+
+revoke all on function internal.stream_page(text, bigint, integer, text, text), internal.stream_bounds(text),
+api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, integer),
+internal.stream_fetch(text, bigint, integer), internal.emit_stream_message(text, text, text, text, jsonb),
+internal.prune_stream(text, bigint) from public;
+grant execute on function internal.stream_page(text, bigint, integer, text, text), internal.stream_bounds(text),
+api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, integer),
+internal.emit_stream_message(text, text, text, text, jsonb) to authenticated, agentdeck_key, service_role;
+-- The hub reads as the pool's login role itself, outside any request role.
+grant usage on schema internal to agentdeck_api;
+grant execute on function internal.stream_fetch(text, bigint, integer) to agentdeck_api;
