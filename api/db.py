@@ -17,13 +17,14 @@ import asyncpg
 
 from api.auth import Identity
 from api.errors import ApiError, from_postgres
+from api.middleware import current_request_id
 
 if TYPE_CHECKING:
     Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
 _SET_REQUEST = (
     "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),"
-    " set_config('statement_timeout', $3, true)"
+    " set_config('statement_timeout', $3, true), set_config('request.id', $4, true)"
 )
 
 
@@ -42,6 +43,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(type_name, encoder=str, decoder=str, schema="pg_catalog", format="text")
 
 
+async def _keep_connection(conn: asyncpg.Connection) -> None:
+    """Nothing to reset between requests: every setting a request makes is transaction-local."""
+
+
 class Database:
     """The request-path pool, with a bound on how many requests may wait for a connection."""
 
@@ -54,7 +59,8 @@ class Database:
     @classmethod
     async def connect(cls, url: str, *, min_size: int, max_size: int, statement_timeout_ms: int,
                       max_waiters: int) -> Database:
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection,
+                                         reset=_keep_connection)
         return cls(pool, statement_timeout_ms, max_waiters)
 
     async def close(self) -> None:
@@ -75,7 +81,8 @@ class Database:
             self._waiting -= 1
         try:
             async with conn.transaction(readonly=readonly):
-                await conn.execute(_SET_REQUEST, identity.role, json.dumps(identity.claims), self._timeout)
+                await conn.execute(_SET_REQUEST, identity.role, json.dumps(identity.claims), self._timeout,
+                                   current_request_id.get() or "")
                 yield conn
         except ApiError:
             raise

@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import ApiError, internal_error
 
 log = logging.getLogger("agentdeck.request")
+# The current request's id, for what runs below the handler (the request transaction records it).
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
 def new_request_id() -> str:
@@ -29,6 +32,7 @@ class RequestContextMiddleware:
             return
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
+        current_request_id.set(request_id)
         started = time.perf_counter()
         status = 500
         response_started = False

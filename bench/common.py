@@ -28,6 +28,12 @@ class BenchTarget:
     key: str
     workspace_id: str
     project_id: str
+    server_pid: int
+
+    def server_memory_kib(self) -> tuple[int, int]:
+        """The server process's current and peak resident set (VmRSS, VmHWM), in KiB."""
+        fields = dict(line.split(":", 1) for line in open(f"/proc/{self.server_pid}/status").read().splitlines())
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
 def free_port() -> int:
@@ -84,7 +90,7 @@ def bench_target(**env: str) -> Iterator[BenchTarget]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("agentdeck serve did not become ready")
             time.sleep(0.1)
-        yield BenchTarget(url, base, tenant["key"], tenant["workspace_id"], tenant["project_id"])
+        yield BenchTarget(url, base, tenant["key"], tenant["workspace_id"], tenant["project_id"], process.pid)
     finally:
         process.terminate()
         process.wait(30)

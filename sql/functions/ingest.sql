@@ -198,7 +198,7 @@ begin
     ended := s.status <> 'running';
 
     for r in
-        with batch as (
+        with batch as materialized (
             select
                 x.ordinality::integer as position_in_batch,
                 x.value as e,
@@ -215,20 +215,43 @@ begin
             min(b.position_in_batch) over (partition by b.key) as first_with_key,
             min(b.position_in_batch) over (partition by b.seq) as first_with_seq,
             by_key.content_hash as stored_hash,
-            by_seq.idempotency_key as stored_key_of_seq
+            by_seq.idempotency_key as stored_key_of_seq,
+            -- An artifact event must name, by id and path, an artifact recorded for this very session.
+            (b.e ->> 'type' = 'artifact' and art.artifact_id is null) as artifact_unknown
         from batch as b
-        left join app.events as by_key
-            on
-                by_key.workspace_id = s.workspace_id
-                and by_key.project_id = s.project_id
-                and by_key.trace_id = s.trace_id
-                and by_key.idempotency_key = b.key
-        left join app.events as by_seq
-            on
-                by_seq.workspace_id = s.workspace_id
-                and by_seq.project_id = s.project_id
-                and by_seq.trace_id = s.trace_id
-                and by_seq.seq = b.seq
+        -- Lateral probes with limit 1: one index lookup per input event, never a scan of the session.
+        left join lateral (
+            select e.content_hash
+            from app.events as e
+            where
+                e.workspace_id = s.workspace_id
+                and e.project_id = s.project_id
+                and e.trace_id = s.trace_id
+                and e.idempotency_key = b.key
+            limit 1
+        ) as by_key on true
+        left join lateral (
+            select e.idempotency_key
+            from app.events as e
+            where
+                e.workspace_id = s.workspace_id
+                and e.project_id = s.project_id
+                and e.trace_id = s.trace_id
+                and e.seq = b.seq
+                and b.seq <= s.last_seq
+            limit 1
+        ) as by_seq on true
+        left join lateral (
+            select a.artifact_id
+            from app.artifacts as a
+            where
+                b.e ->> 'type' = 'artifact'
+                and a.workspace_id = s.workspace_id
+                and a.artifact_id = b.e -> 'payload' ->> 'artifact_id'
+                and a.project_id = s.project_id
+                and a.trace_id = s.trace_id
+                and a.storage_path = b.e -> 'payload' ->> 'storage_path'
+        ) as art on true
         order by b.position_in_batch
     loop
         if r.stored_hash is not null then
@@ -248,6 +271,8 @@ begin
             code := 'session_ended';
         elsif r.seq <= running_max then
             code := 'seq_not_monotonic';
+        elsif r.artifact_unknown then
+            code := 'unknown_artifact';
         else
             code := 'accepted';
             running_max := r.seq;
@@ -282,6 +307,7 @@ begin
                     when 'idempotency_conflict' then 'idempotency key already used with different content'
                     when 'seq_conflict' then 'seq already stored under another idempotency key'
                     when 'session_ended' then 'session has ended'
+                    when 'unknown_artifact' then 'artifact_id and storage_path must name an artifact of this session'
                 end
             );
         end if;
@@ -295,6 +321,10 @@ begin
         )
         select s.workspace_id, s.project_id, s.trace_id, u.*
         from unnest(acc_seq, acc_key, acc_type, acc_name, acc_payload, acc_parent, acc_ts, acc_hash) as u;
+        if ended_now then
+            -- Queue the automatic analysis (api/worker.py) before taking positions, which comes last.
+            perform internal.enqueue_analysis(s.workspace_id, s.project_id, s.trace_id);
+        end if;
 
         first_position := internal.take_positions(s.workspace_id, accepted + ended_now::integer);
         insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, event_seqs)

@@ -73,9 +73,11 @@ create table app.events (
     constraint events_idempotency_key_length check (length(idempotency_key) between 1 and 256),
     constraint events_type_format check (type ~ '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$')
 );
--- Replays are recognised by key; one key names one event per session.
+-- Replays are recognised by key; one key names one event per session. The key comes second so
+-- the planner can never mistake this index for the seq lookup (the primary key) or vice versa,
+-- even before statistics exist.
 create unique index events_workspace_session_key_idx on app.events (
-    workspace_id, project_id, trace_id, idempotency_key
+    workspace_id, idempotency_key, project_id, trace_id
 );
 comment on table app.events is 'Ordered events of a session. Order is seq, never the client timestamp.';
 comment on column app.events.workspace_id is 'Owning workspace.';
