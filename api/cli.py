@@ -147,8 +147,9 @@ def _serve(settings: Settings, url: str) -> None:
     from api.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Live streams never end on their own: give them a bounded grace period on shutdown.
     uvicorn.run(create_app(settings, url), host=settings.host, port=settings.port, access_log=False,
-                log_level="info")
+                log_level="info", timeout_graceful_shutdown=10)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:

@@ -101,7 +101,8 @@ class StreamSession:
         yield f"retry: {self._settings.retry_ms}\n\n".encode()
         with self._hub.subscribe(self._scope.filter, self._scope.head) as subscription:
             if self._cursor is not None and self._cursor < self._scope.retained_after:
-                yield self._reset()
+                yield self._reset_frame()
+                self.last_sent = self._scope.head
             try:
                 async for chunk in self._backfill(subscription):
                     yield chunk
@@ -111,13 +112,11 @@ class StreamSession:
                 # The database failed mid-stream: the client resumes from the last id it received.
                 yield self._close(exc.code)
 
-    def _reset(self) -> bytes:
+    def _reset_frame(self) -> bytes:
         """Positions after the cursor were pruned: the client reloads its view and follows from the head."""
-        frame = event_frame("reset", {"reason": "cursor_expired", "cursor": self._cursor,
-                                      "retained_after": self._scope.retained_after, "head": self._scope.head},
-                            event_id=self._scope.head)
-        self.last_sent = self._scope.head
-        return frame
+        return event_frame("reset", {"reason": "cursor_expired", "cursor": self._cursor,
+                                     "retained_after": self._scope.retained_after, "head": self._scope.head},
+                           event_id=self._scope.head)
 
     def _close(self, reason: str) -> bytes:
         return event_frame("close", {"reason": reason, "last_event_id": self.last_sent})
@@ -139,9 +138,8 @@ class StreamSession:
             while page is None or len(page) == page_size:
                 if self._hub.pause_before_backfill is not None:
                     await self._hub.pause_before_backfill()
-                if (reason := self._end_reason(subscription)) is not None:
-                    yield self._close(reason)
-                    return
+                if self._end_reason(subscription) is not None:
+                    return  # the live loop sends the final event
                 page = await self._read_page(self.last_sent, page_size)
                 if page:
                     yield b"".join(m.frame for m in page)
@@ -194,34 +192,43 @@ class StreamSession:
 
 
 class EventStreamResponse(StreamingResponse):
-    """text/event-stream that stops on client disconnect and always runs the stream's cleanup."""
+    """text/event-stream that stops on client disconnect, cuts off a client that stopped reading,
+    and always runs the stream's cleanup."""
 
     def __init__(self, frames: AsyncGenerator[bytes, None], send_timeout: float) -> None:
         super().__init__(frames, media_type="text/event-stream",
                          headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
         self._frames = frames
         self._send_timeout = send_timeout
+        self._sending_since: float | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         loop = asyncio.get_running_loop()
         async with anyio.create_task_group() as group:
             group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope.cancel)
+            group.start_soon(self._cut_off_when_stalled, group.cancel_scope.cancel)
             try:
-                # One deadline, armed only while a send is under way (cheaper than a timeout per send).
-                async with asyncio.timeout(None) as send_deadline:
-                    async for chunk in self._frames:
-                        send_deadline.reschedule(loop.time() + self._send_timeout)
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                        send_deadline.reschedule(None)
+                async for chunk in self._frames:
+                    self._sending_since = loop.time()
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    self._sending_since = None
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-            except TimeoutError:
-                # A client that accepts nothing for this long is cut off (the server closes the socket).
-                log.warning("stream client accepted nothing for %ss; dropping it", self._send_timeout)
             finally:
                 with anyio.CancelScope(shield=True):
                     await self._frames.aclose()
             group.cancel_scope.cancel()
+
+    async def _cut_off_when_stalled(self, cancel: Callable[[], None]) -> None:
+        """A send blocked this long means the client reads nothing: close its socket rather than hold
+        its buffers (a watchdog, so that sends themselves carry no timer)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._send_timeout / 4)
+            if self._sending_since is not None and loop.time() - self._sending_since > self._send_timeout:
+                log.warning("stream client accepted nothing for %ss; dropping it", self._send_timeout)
+                cancel()
+                return
 
 
 async def _cancel_on_disconnect(receive: Receive, cancel: Callable[[], None]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -77,12 +78,14 @@ def test_the_listener_names_itself_and_is_not_a_pooled_connection(server: Runnin
     async def scenario() -> None:
         conn = await asyncpg.connect(database_url)
         try:
-            rows = await conn.fetch("select usename, query from pg_stat_activity where application_name = $1"
-                                    " and datname = current_database()", APPLICATION_NAME)
+            listeners: list[asyncpg.Record] = []
+            while not listeners:  # the listener connects as the server starts; bounded by run()'s timeout
+                await asyncio.sleep(0.01)
+                listeners = await conn.fetch("select usename from pg_stat_activity where application_name = $1"
+                                             " and datname = current_database()", APPLICATION_NAME)
         finally:
             await conn.close()
-        assert rows, "no listener connection"
-        assert {r["usename"] for r in rows} == {"agentdeck_api"}
+        assert {r["usename"] for r in listeners} == {"agentdeck_api"}
 
     run(scenario())
 
@@ -159,6 +162,35 @@ def test_a_slow_subscriber_is_cut_off_with_bounded_memory_and_resumes_exactly(
         assert len(first) < batches
         assert [m.position for m in first + rest] == list(range(2, batches + 2))
         assert 0 < hub.peak_queued <= queue_max
+
+
+def test_a_client_that_reads_nothing_is_cut_off_after_the_send_timeout(database_url: str, tenant: Tenant) -> None:
+    with app_server(database_url, AGENTDECK_STREAM_SEND_TIMEOUT_SECONDS="0.5") as (base_url, app):
+        hub: StreamHub = app.state.stream_hub
+        payload = "x" * 60_000
+        batches = stalled_socket_capacity() // len(payload) + 20
+
+        async def scenario() -> tuple[list[SseBlock], list[SseBlock]]:
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as writer, \
+                    httpx.AsyncClient(base_url=base_url, timeout=30) as reader:
+                await start_trace(writer, tenant.key(), "stalled-1")
+                async with open_stream(reader, tenant.key()) as stream:
+                    assert (await stream.next_block()) is not None  # registered and live; now stop reading
+                    for seq in range(batches):
+                        await append(writer, tenant.key(), "stalled-1", {"events": [
+                            {"seq": seq, "type": "log", "payload": {"level": "info", "message": payload}}]})
+                    # The server gave up on this stream: its subscription, the workspace's only one, is gone.
+                    await eventually(lambda: hub.read_through(tenant.workspace_id) is None, "the cut-off")
+                    buffered: list[SseBlock] = []
+                    with pytest.raises(httpx.RemoteProtocolError):  # the socket was closed mid-stream
+                        async for message in stream:
+                            buffered.append(message)
+                async with open_stream(reader, tenant.key(), last_event_id=buffered[-1].position) as stream:
+                    rest = await stream.take(batches + 1 - buffered[-1].position)
+            return buffered, rest
+
+        buffered, rest = run(scenario())
+        assert [m.position for m in buffered + rest] == list(range(2, batches + 2))
 
 
 def test_closing_the_hub_ends_its_subscriptions_and_its_listener(database_url: str, tenant: Tenant) -> None:
