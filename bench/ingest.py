@@ -4,8 +4,9 @@
 
 HTTP: 4 concurrent clients POST batches of 100 realistic events (300-600 bytes of JSON each) to
 `agentdeck serve`. Raw: the same rows inserted by 4 asyncpg connections with
-`INSERT ... SELECT FROM unnest(...)` batches of 100 into a copy of app.events. Also the p50/p99
-latency of single-event POSTs. Results go to stdout; record them in docs/benchmarks.md.
+`INSERT ... SELECT FROM unnest(...)` batches of 100 into a copy of app.events. Both sides build
+their requests before the clock starts. Also the p50/p99 latency of single-event POSTs.
+Results go to stdout; record them in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncpg
 import httpx
 
 from bench.common import BenchTarget, bench_target, percentile
+from bench.http1 import Http1Connection
 
 CLIENTS = 4
 BATCH = 100
@@ -51,18 +53,25 @@ def realistic_event(rng: random.Random, seq: int) -> dict[str, Any]:
     return {"seq": seq, "type": "tool.result", "payload": payload}
 
 
+def client_batches(index: int) -> list[list[dict[str, Any]]]:
+    """The batches one client sends, made before the clock starts (generation is not the server's work)."""
+    rng = random.Random(index)
+    return [[realistic_event(rng, batch * BATCH + i) for i in range(BATCH)] for batch in range(BATCHES_PER_CLIENT)]
+
+
 async def http_ingest(target: BenchTarget) -> float:
+    host, port = target.base_url.removeprefix("http://").split(":")
     headers = {"Authorization": f"Bearer {target.key}"}
+    bodies = [[json.dumps({"events": batch}).encode() for batch in client_batches(i)] for i in range(CLIENTS)]
 
     async def client(index: int) -> None:
-        rng = random.Random(index)
-        async with httpx.AsyncClient(base_url=target.base_url, headers=headers, timeout=60) as http:
-            trace = f"bench-http-{index}"
-            await http.post("/api/traces", json={"id": trace})
-            for batch in range(BATCHES_PER_CLIENT):
-                events = [realistic_event(rng, batch * BATCH + i) for i in range(BATCH)]
-                response = await http.post(f"/api/traces/{trace}/events", json={"events": events})
-                assert response.json()["accepted"] == BATCH, response.text
+        trace = f"bench-http-{index}"
+        async with Http1Connection(host, int(port), headers) as http:
+            status, _ = await http.post_json("/api/traces", json.dumps({"id": trace}).encode())
+            assert status == 201
+            for body in bodies[index]:
+                status, answer = await http.post_json(f"/api/traces/{trace}/events", body)
+                assert status == 200 and json.loads(answer)["accepted"] == BATCH, answer
 
     started = time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(CLIENTS)))
@@ -74,23 +83,26 @@ async def raw_insert(target: BenchTarget) -> float:
     # The same shape: columns, defaults, checks, primary key and idempotency index (no RLS, no foreign key).
     await setup.execute("create table public.raw_events (like app.events including all)")
     await setup.close()
+    rows = []
+    for index in range(CLIENTS):
+        client_rows = []
+        for events in client_batches(index):
+            payloads = [json.dumps(e["payload"]) for e in events]
+            client_rows.append(([e["seq"] for e in events], [f"raw-{index}:{e['seq']}" for e in events],
+                                [e["type"] for e in events], payloads,
+                                [hashlib.sha256(p.encode()).digest() for p in payloads]))
+        rows.append(client_rows)
 
     async def writer(index: int) -> None:
-        rng = random.Random(index)
         conn = await asyncpg.connect(target.database_url)
         try:
-            for batch in range(BATCHES_PER_CLIENT):
-                events = [realistic_event(rng, batch * BATCH + i) for i in range(BATCH)]
-                payloads = [json.dumps(e["payload"]) for e in events]
+            for seqs, keys, types, payloads, hashes in rows[index]:
                 await conn.execute(
                     "insert into public.raw_events (workspace_id, project_id, trace_id, seq, idempotency_key, type,"
                     " payload, content_hash) select $1, $2, $3, u.seq, u.key, u.type, u.payload::jsonb, u.hash"
                     " from unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[])"
                     " as u (seq, key, type, payload, hash)",
-                    target.workspace_id, target.project_id, f"raw-{index}",
-                    [e["seq"] for e in events], [f"raw-{index}:{e['seq']}" for e in events],
-                    [e["type"] for e in events], payloads,
-                    [hashlib.sha256(p.encode()).digest() for p in payloads],
+                    target.workspace_id, target.project_id, f"raw-{index}", seqs, keys, types, payloads, hashes,
                 )
         finally:
             await conn.close()
@@ -115,7 +127,7 @@ def single_event_latency(target: BenchTarget) -> tuple[float, float]:
 
 
 def main() -> None:
-    sizes = [len(json.dumps(realistic_event(random.Random(1), s))) for s in range(400)]
+    sizes = [len(json.dumps(event)) for batch in client_batches(0) for event in batch]
     with bench_target() as target:
         http_rate = asyncio.run(http_ingest(target))
         raw_rate = asyncio.run(raw_insert(target))
