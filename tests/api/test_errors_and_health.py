@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -64,9 +64,12 @@ def test_unexpected_error_is_500_without_stack_trace_or_secret(
 def test_readyz_fails_while_the_database_is_unreachable_and_recovers(
     start_server: Callable[..., RunningServer], database_url: str
 ) -> None:
-    target = urlsplit(database_url)
-    with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
-        proxied = database_url.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
+    parts = urlsplit(database_url)
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    upstream = f"{socket_dir}/.s.PGSQL.{parts.port or 5432}" if socket_dir else (parts.hostname, parts.port or 5432)
+    with TcpProxy(upstream) as proxy:
+        user = parts.netloc.rsplit("@", 1)[0]
+        proxied = urlunsplit((parts.scheme, f"{user}@127.0.0.1:{proxy.port}", parts.path, "", ""))
         with start_server(proxied) as running, httpx.Client(base_url=running.base_url, timeout=30) as http:
             assert http.get("/readyz").status_code == 200
             proxy.cut()

