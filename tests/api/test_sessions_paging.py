@@ -1,0 +1,53 @@
+"""GET /api/sessions: keyset paging neither skips nor repeats a row while sessions keep arriving."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.support.tenants import Tenant
+
+
+def test_paging_while_sessions_are_created_skips_and_repeats_nothing(client: httpx.Client, tenant: Tenant) -> None:
+    before = [f"page-{i:02d}" for i in range(23)]
+    for trace_id in before:
+        assert client.post("/api/traces", json={"id": trace_id}, headers=tenant.key()).status_code == 201
+    seen: list[str] = []
+    cursor = None
+    created_meanwhile = 0
+    while True:
+        params: dict[str, str | int] = {"limit": 5}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = client.get("/api/sessions", params=params, headers=tenant.key()).json()
+        seen += [s["id"] for s in page["sessions"]]
+        # A new session between every two pages: it sorts before the first page, never into the rest.
+        client.post("/api/traces", json={"id": f"late-{created_meanwhile}"}, headers=tenant.key())
+        created_meanwhile += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(before)), "newest first, each exactly once, none of the late ones"
+    assert created_meanwhile == 5
+
+
+def test_a_forged_cursor_is_400(client: httpx.Client, tenant: Tenant) -> None:
+    response = client.get("/api/sessions", params={"cursor": "bm90LWEtY3Vyc29y"}, headers=tenant.key())
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_cursor")
+
+
+def test_filters_only_narrow_and_a_foreign_project_filter_is_403(
+    client: httpx.Client, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    client.post("/api/traces", json={"id": "mine-0", "environment": "ci", "tags": ["nightly"]}, headers=tenant.key(0))
+    client.post("/api/traces", json={"id": "mine-1"}, headers=tenant.key(1))
+    everything = client.get("/api/sessions", headers=tenant.user("viewer")).json()["sessions"]
+    assert {s["id"] for s in everything} == {"mine-0", "mine-1"}
+    narrowed = client.get("/api/sessions", params={"environment": "ci", "tag": "nightly"},
+                          headers=tenant.user("viewer")).json()["sessions"]
+    assert [s["id"] for s in narrowed] == ["mine-0"]
+    key_view = client.get("/api/sessions", headers=tenant.key(1)).json()["sessions"]
+    assert [s["id"] for s in key_view] == ["mine-1"]
+    foreign = client.get("/api/sessions", params={"project_id": other_tenant.projects[0]}, headers=tenant.key(0))
+    assert foreign.status_code == 403
+    sibling = client.get("/api/sessions", params={"project_id": tenant.projects[1]}, headers=tenant.key(0))
+    assert sibling.status_code == 403, "a key may not name a sibling project either"
