@@ -49,55 +49,19 @@ as $$
 $$;
 comment on function internal.incident_state(app.incidents) is 'What the audit log records of an incident before and after a change.';
 
-create or replace function internal.encode_cursor(sort_key jsonb) returns text
-language sql immutable
-as $$
-    select translate(encode(convert_to(sort_key::text, 'UTF8'), 'base64'), e'+/=\n', '-_')
-$$;
-comment on function internal.encode_cursor(jsonb) is 'A page cursor: the last row''s sort key as base64url JSON, opaque to clients.';
-
-create or replace function internal.decode_incident_cursor(
-    cursor text, out last_seen timestamptz, out workspace_id text, out incident_id text
-)
-language plpgsql stable
-set search_path = ''
-as $$
-declare
-    sort_key jsonb;
-begin
-    if cursor is null then
-        return;
-    end if;
-    begin
-        sort_key := convert_from(decode(rpad(
-            translate(cursor, '-_', '+/'), length(cursor) + (4 - length(cursor) % 4) % 4, '='
-        ), 'base64'), 'UTF8')::jsonb;
-        last_seen := (sort_key ->> 'last_seen')::timestamptz;
-        workspace_id := sort_key ->> 'workspace_id';
-        incident_id := sort_key ->> 'incident_id';
-    exception when data_exception then
-        null;  -- reported below, like any other cursor that is not ours
-    end;
-    if last_seen is null or workspace_id is null or incident_id is null then
-        raise exception using errcode = 'AD400', hint = 'bad_cursor', message = 'cursor is not one this server issued';
-    end if;
-end
-$$;
-comment on function internal.decode_incident_cursor(text) is
-'The sort key of an incidents cursor (null for none); AD400 bad_cursor when it is not one list_incidents made.';
-
 create or replace function api.list_incidents(filters jsonb) returns jsonb
 language plpgsql stable
 set search_path = ''
 as $$
 declare
     max_rows integer := (filters ->> 'limit')::integer;
-    after record;
+    after jsonb := internal.decode_cursor(
+        filters ->> 'cursor', 'last_seen', array['workspace_id', 'incident_id']
+    );
     page jsonb;
 begin
     perform internal.require_identity();
     perform internal.require_visible_filters(filters ->> 'workspace_id', filters ->> 'project_id');
-    after := internal.decode_incident_cursor(filters ->> 'cursor');
     select coalesce(jsonb_agg(
         internal.incident_json(p.i)
         order by (p.i).last_seen desc, (p.i).workspace_id desc, (p.i).incident_id desc
@@ -115,8 +79,9 @@ begin
             and (filters ->> 'label' is null or i.label = filters ->> 'label')
             and (filters ->> 'owner' is null or i.owner = (filters ->> 'owner')::uuid)
             and (
-                after.last_seen is null
-                or (i.last_seen, i.workspace_id, i.incident_id) < (after.last_seen, after.workspace_id, after.incident_id)
+                after is null
+                or (i.last_seen, i.workspace_id, i.incident_id)
+                < ((after ->> 'last_seen')::timestamptz, after ->> 'workspace_id', after ->> 'incident_id')
             )
         order by i.last_seen desc, i.workspace_id desc, i.incident_id desc
         limit max_rows
@@ -213,10 +178,10 @@ comment on function api.update_incident(text, jsonb) is
 'PATCH /api/incidents/{id}: status and owner (a workspace member); 404 invisible, 403 read-only, 422 bad owner; audited.';
 
 revoke all on function internal.incident_json(app.incidents), internal.incident_state(app.incidents),
-internal.encode_cursor(jsonb), internal.decode_incident_cursor(text), api.list_incidents(jsonb),
+api.list_incidents(jsonb),
 api.update_incident(text, jsonb) from public;
 grant execute on function internal.incident_json(app.incidents), internal.incident_state(app.incidents),
-internal.encode_cursor(jsonb), internal.decode_incident_cursor(text), api.list_incidents(jsonb)
+api.list_incidents(jsonb)
 to authenticated, agentdeck_key, service_role;
 -- API keys may read incidents but never change them.
 grant execute on function api.update_incident(text, jsonb) to authenticated, service_role;

@@ -25,7 +25,9 @@ set search_path = ''
 as $$
 declare
     max_rows integer := (filters ->> 'limit')::integer;
-    after jsonb := filters -> 'after';
+    after jsonb := internal.decode_cursor(
+        filters ->> 'cursor', 'created_at', array['workspace_id', 'project_id', 'trace_id']
+    );
     page jsonb;
     last_row jsonb;
 begin
@@ -90,17 +92,14 @@ begin
         order by s.created_at desc, s.workspace_id desc, s.project_id desc, s.trace_id desc
         limit max_rows
     ) as p;
-    if jsonb_array_length(page) = max_rows then
-        last_row := page -> -1;
-        -- The cursor is the last row's sort key, base64url-encoded: opaque to clients.
-        return jsonb_build_object('sessions', page, 'next_cursor', translate(encode(convert_to(
-            jsonb_build_object(
-                'created_at', last_row -> 'created_at', 'workspace_id', last_row -> 'workspace_id',
-                'project_id', last_row -> 'project_id', 'trace_id', last_row -> 'id'
-            )::text, 'UTF8'
-        ), 'base64'), e'+/=\n', '-_'));
-    end if;
-    return jsonb_build_object('sessions', page, 'next_cursor', null);
+    last_row := page -> -1;
+    return jsonb_build_object(
+        'sessions', page,
+        'next_cursor', case when jsonb_array_length(page) = max_rows then internal.encode_cursor(jsonb_build_object(
+            'created_at', last_row -> 'created_at', 'workspace_id', last_row -> 'workspace_id',
+            'project_id', last_row -> 'project_id', 'trace_id', last_row -> 'id'
+        )) end
+    );
 end
 $$;
 comment on function api.list_sessions(jsonb) is

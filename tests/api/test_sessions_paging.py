@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import httpx
+import pytest
 
 from tests.support.tenants import Tenant
 
@@ -30,8 +34,16 @@ def test_paging_while_sessions_are_created_skips_and_repeats_nothing(client: htt
     assert created_meanwhile == 5
 
 
-def test_a_forged_cursor_is_400(client: httpx.Client, tenant: Tenant) -> None:
-    response = client.get("/api/sessions", params={"cursor": "bm90LWEtY3Vyc29y"}, headers=tenant.key())
+@pytest.mark.parametrize("sort_key", [
+    None,
+    {"created_at": "not a time", "workspace_id": "w", "project_id": "p", "trace_id": "t"},
+    {"created_at": "2026-01-01T00:00:00Z", "workspace_id": "w"},
+    ["a", "list"],
+])
+def test_a_forged_cursor_is_400_not_500(client: httpx.Client, tenant: Tenant, sort_key: object) -> None:
+    cursor = "bm90LWEtY3Vyc29y" if sort_key is None else base64.urlsafe_b64encode(
+        json.dumps(sort_key).encode()).decode().rstrip("=")
+    response = client.get("/api/sessions", params={"cursor": cursor}, headers=tenant.key())
     assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_cursor")
 
 
