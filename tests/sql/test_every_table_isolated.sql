@@ -67,39 +67,32 @@ declare
     t text;
     n bigint;
     cols text;
+    probe record;
 begin
     for t in select * from pg_temp.tables() loop
+        -- Reads, updates and deletes of foreign rows, each counted the same way.
+        for probe in
+            select * from (values
+                ('reads', 'select count(*) from app.%I where workspace_id <> $1'),
+                ('updated', 'with c as (update app.%I set workspace_id = workspace_id where workspace_id <> $1'
+                    || ' returning 1) select count(*) from c'),
+                ('deleted', 'with c as (delete from app.%I where workspace_id <> $1 returning 1) select count(*) from c')
+            ) as p (verb, statement)
+        loop
+            begin
+                execute format(probe.statement, t) into n using own;
+                if n > 0 then
+                    return next format('%s: %s %s foreign rows', t, probe.verb, n);
+                end if;
+            exception when insufficient_privilege then
+                null;
+            end;
+        end loop;
         -- Generated columns cannot be inserted; identity columns take the copied value.
         select string_agg(quote_ident(a.attname), ', ' order by a.attnum) into cols
         from pg_attribute a
         where a.attrelid = format('app.%I', t)::regclass and a.attnum > 0 and not a.attisdropped
             and a.attgenerated = '';
-        begin
-            execute format('select count(*) from app.%I where workspace_id <> $1', t) into n using own;
-            if n > 0 then
-                return next format('%s: reads %s foreign rows', t, n);
-            end if;
-        exception when insufficient_privilege then
-            null;
-        end;
-        begin
-            execute format('update app.%I set workspace_id = workspace_id where workspace_id <> $1', t) using own;
-            get diagnostics n = row_count;
-            if n > 0 then
-                return next format('%s: updated %s foreign rows', t, n);
-            end if;
-        exception when insufficient_privilege then
-            null;
-        end;
-        begin
-            execute format('delete from app.%I where workspace_id <> $1', t) using own;
-            get diagnostics n = row_count;
-            if n > 0 then
-                return next format('%s: deleted %s foreign rows', t, n);
-            end if;
-        exception when insufficient_privilege then
-            null;
-        end;
         begin
             execute format('insert into app.%I (%s) overriding system value select %s from pg_temp.%I',
                 t, cols, cols, 'copy_' || t);
