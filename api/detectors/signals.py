@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from api.detectors.events import (
     OUTPUT_TAIL,
+    ErrorInfo,
     Event,
     error_info,
     http_status,
@@ -39,6 +41,15 @@ PARENT_WINDOW = 4096
 FAILED_OUTCOMES = frozenset({"failure", "error"})
 _OUTPUT_TEXT_KEYS = ("stderr", "stdout", "output", "result", "error", "traceback", "text")
 _EXIT_CODE_KEYS = ("exit_code", "returncode", "exit_status", "exitCode")
+
+
+class _Reported(Enum):
+    AS_REPORTED = "as reported"
+
+
+# A sentinel rather than None: a field given as None must stay None even where the error object
+# carries an empty string for it.
+_AS_REPORTED: Final = _Reported.AS_REPORTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,51 @@ class ErrorSite:
     text: str  # what keyword rules search: type, code, message and (for failed tools) the output tail
     url: str | None = None
     selector: str | None = None
+
+    @classmethod
+    def reported(
+        cls,
+        event: Event,
+        channel: str,
+        error: ErrorInfo | None,
+        message: str,
+        *,
+        error_type: str | None | _Reported = _AS_REPORTED,
+        code: str | None | _Reported = _AS_REPORTED,
+        status: int | None | _Reported = _AS_REPORTED,
+        tool: str | None = None,
+        failed: bool = True,
+        exit_code: int | None = None,
+        traceback: Traceback | None = None,
+        detail: str | None = None,
+        url: str | None = None,
+        selector: str | None = None,
+    ) -> ErrorSite:
+        """The site `event` reports: `error_type`, `code` and `status` are the error object's unless
+        given; `message` stands in when the error object has none; `detail` is searched too."""
+        if error_type is _AS_REPORTED:
+            error_type = error.type if error else None
+        if code is _AS_REPORTED:
+            code = error.code if error else None
+        if status is _AS_REPORTED:
+            status = error.status if error else None
+        message = (error.message if error else None) or message
+        return cls(
+            seq=event.seq,
+            source=event.type,
+            channel=channel,
+            tool=tool,
+            failed=failed,
+            error_type=error_type,
+            message=shorten(message),
+            code=code,
+            status=status,
+            exit_code=exit_code,
+            traceback=traceback,
+            text=_join(error_type, code, message, detail),
+            url=url,
+            selector=selector,
+        )
 
     def facts(self) -> dict[str, Any]:
         """The matched facts, for a finding's evidence (absent fields left out)."""
@@ -141,28 +197,19 @@ class SignalExtractor:
         nonzero_exit = exit_code is not None and exit_code != 0
         if not (failed or traceback or nonzero_exit):
             return Observation(event, recovers=(channel,))
-        message = (
-            (error.message if error else None)
-            or (_traceback_line(traceback) if traceback else None)
-            or next((last_line(text) for text in output_texts if last_line(text)), "")
-        )
-        error_type = (error.type if error else None) or (traceback.exception_type if traceback else None)
-        code = error.code if error else None
-        tail = output_texts[0][-OUTPUT_TAIL:] if failed and output_texts else ""
-        status_code = (error.status if error else None) or http_status(payload.get("status_code"))
-        site = ErrorSite(
-            seq=event.seq,
-            source="tool.result",
-            channel=channel,
+        site = ErrorSite.reported(
+            event,
+            channel,
+            error,
+            (_traceback_line(traceback) if traceback else None)
+            or next((last_line(text) for text in output_texts if last_line(text)), ""),
+            error_type=(error.type if error else None) or (traceback.exception_type if traceback else None),
+            status=(error.status if error else None) or http_status(payload.get("status_code")),
             tool=tool,
             failed=failed,
-            error_type=error_type,
-            message=shorten(message),
-            code=code,
-            status=status_code,
             exit_code=exit_code,
             traceback=traceback,
-            text=_join(error_type, code, message, tail),
+            detail=output_texts[0][-OUTPUT_TAIL:] if failed and output_texts else None,
         )
         return Observation(event, site=site)
 
@@ -175,23 +222,8 @@ class SignalExtractor:
         finish = str_of(payload.get("finish_reason"))
         if error is None and finish not in ("error", "model_context_window_exceeded"):
             return Observation(event, recovers=("llm",))
-        message = (error.message if error else None) or f"finish_reason {finish}"
-        error_type = error.type if error else None
         code = (error.code if error else None) or (finish if finish != "error" else None)
-        site = ErrorSite(
-            seq=event.seq,
-            source="llm.response",
-            channel="llm",
-            tool=None,
-            failed=True,
-            error_type=error_type,
-            message=shorten(message),
-            code=code,
-            status=error.status if error else None,
-            exit_code=None,
-            traceback=None,
-            text=_join(error_type, code, message),
-        )
+        site = ErrorSite.reported(event, "llm", error, f"finish_reason {finish}", code=code)
         return Observation(event, site=site)
 
     def _navigation(self, event: Event) -> Observation:
@@ -203,22 +235,12 @@ class SignalExtractor:
         self._page = None
         if error is None and (status is None or status < 400):
             return Observation(event, recovers=("navigation", "browser"))
-        message = (error.message if error else None) or f"navigation returned HTTP {status}"
-        error_type = error.type if error else None
-        code = error.code if error else None
-        site = ErrorSite(
-            seq=event.seq,
-            source="browser.navigation",
-            channel="navigation",
-            tool=None,
-            failed=True,
-            error_type=error_type,
-            message=shorten(message),
-            code=code,
+        site = ErrorSite.reported(
+            event,
+            "navigation",
+            error,
+            f"navigation returned HTTP {status}",
             status=status if status is not None and status >= 400 else (error.status if error else None),
-            exit_code=None,
-            traceback=None,
-            text=_join(error_type, code, message),
             url=url,
         )
         return Observation(event, site=site)
@@ -233,22 +255,11 @@ class SignalExtractor:
         error = error_info(payload.get("error"))
         if status == "error" or (status != "ok" and error is not None):
             action = str_of(payload.get("action"))
-            message = (error.message if error else None) or f"browser action {action} failed"
-            error_type = error.type if error else None
-            code = error.code if error else None
-            site = ErrorSite(
-                seq=event.seq,
-                source="browser.action",
-                channel="browser",
-                tool=None,
-                failed=True,
-                error_type=error_type,
-                message=shorten(message),
-                code=code,
-                status=error.status if error else None,
-                exit_code=None,
-                traceback=None,
-                text=_join(error_type, code, message),
+            site = ErrorSite.reported(
+                event,
+                "browser",
+                error,
+                f"browser action {action} failed",
                 selector=scalar_text(payload.get("selector")),
             )
             return Observation(event, site=site)
@@ -260,25 +271,18 @@ class SignalExtractor:
         payload = event.payload
         parent = self._channels.get(event.parent_seq) if event.parent_seq is not None else None
         channel, tool = parent if parent is not None else ("unlinked", None)
-        message = str_of(payload.get("message")) or ""
-        error_type = str_of(payload.get("type"))
-        code = scalar_text(payload.get("code"))
         status = next(
             (s for key in ("status", "status_code", "code") if (s := http_status(payload.get(key))) is not None), None
         )
-        site = ErrorSite(
-            seq=event.seq,
-            source="error",
-            channel=channel,
-            tool=tool,
-            failed=True,
-            error_type=error_type,
-            message=shorten(message),
-            code=code,
+        site = ErrorSite.reported(
+            event,
+            channel,
+            None,
+            str_of(payload.get("message")) or "",
+            error_type=str_of(payload.get("type")),
+            code=scalar_text(payload.get("code")),
             status=status,
-            exit_code=None,
-            traceback=None,
-            text=_join(error_type, code, message),
+            tool=tool,
         )
         return Observation(event, site=site)
 
@@ -290,22 +294,15 @@ class SignalExtractor:
         reason = str_of(payload.get("reason"))
         if error is None and not reason:
             return Observation(event)
+        # Merged here as well, because the reason is searched only when it is not already the message.
         message = (error.message if error else None) or reason or ""
-        error_type = error.type if error else None
-        code = (error.code if error else None) or (reason if reason and _is_identifier(reason) else None)
-        site = ErrorSite(
-            seq=event.seq,
-            source="session.end",
-            channel="session",
-            tool=None,
-            failed=True,
-            error_type=error_type,
-            message=shorten(message),
-            code=code,
-            status=error.status if error else None,
-            exit_code=None,
-            traceback=None,
-            text=_join(error_type, code, message, reason if reason != message else None),
+        site = ErrorSite.reported(
+            event,
+            "session",
+            error,
+            message,
+            code=(error.code if error else None) or (reason if reason and _is_identifier(reason) else None),
+            detail=reason if reason != message else None,
         )
         return Observation(event, site=site)
 
