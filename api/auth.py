@@ -69,7 +69,7 @@ class Authenticator:
         self._jwks_file: jwt.PyJWKSet | None = None
         source = settings.jwt_jwks
         if source is not None:
-            if source.startswith(("https://", "http://")):
+            if source.startswith("https://"):
                 self._jwks = jwt.PyJWKClient(source, cache_keys=True, lifespan=settings.jwks_cache_seconds)
             else:
                 self._jwks_file = jwt.PyJWKSet.from_json(Path(source).read_text())

@@ -226,6 +226,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     jwt_jwks = env.get("AGENTDECK_JWT_JWKS") or None
     if symmetric and jwt_secret is not None and len(jwt_secret) < 32:
         raise ConfigError("AGENTDECK_JWT_SECRET must be at least 32 characters")
+    if jwt_jwks is not None and jwt_jwks.startswith("http://"):
+        raise ConfigError("AGENTDECK_JWT_JWKS must be an https URL or a file path: keys fetched in clear can be forged")
     if not symmetric and jwt_jwks is None:
         raise ConfigError("AGENTDECK_JWT_JWKS (a file path or https URL) is required for RS*/ES*/PS* algorithms")
     service_token = env.get("AGENTDECK_SERVICE_TOKEN") or None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -43,22 +44,30 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         chunks.append(chunk)
     body = b"".join(chunks)
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
+        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "the body is not valid JSON", code="malformed_json") from None
-    if b"\\u0000" in body and _has_nul(value):
-        # PostgreSQL's jsonb cannot store NUL characters: refuse the request whole, up front.
-        raise ApiError(400, "JSON strings must not contain \\u0000", code="malformed_json")
+    # PostgreSQL's jsonb cannot store NUL characters or unpaired surrogates: refuse the request
+    # whole, up front (the cheap byte test keeps the walk off the common path).
+    if (b"\\u0000" in body or b"\\ud" in body.lower()) and _has_unstorable_text(value):
+        raise ApiError(400, "JSON strings must not contain \\u0000 or unpaired surrogates", code="malformed_json")
     return value
 
 
-def _has_nul(value: Any) -> bool:
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def _has_unstorable_text(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value)
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_has_unstorable_text(k) or _has_unstorable_text(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_has_unstorable_text(v) for v in value)
     return False
 
 
@@ -80,6 +89,8 @@ def parse_query(model: type[QueryModel], request: Request, list_fields: tuple[st
     raw: dict[str, Any] = {}
     for name in request.query_params:
         values = request.query_params.getlist(name)
+        if any("\x00" in value for value in values):
+            raise ApiError(400, f"query parameter {name!r} contains a NUL character", code="bad_query")
         if name in list_fields:
             raw[name] = [part for value in values for part in value.split(",") if part]
         elif len(values) > 1:
@@ -93,7 +104,9 @@ def parse_query(model: type[QueryModel], request: Request, list_fields: tuple[st
 
 
 def parse_body(model: type[BodyModel], body: Any) -> BodyModel:
-    """A JSON body through a pydantic model: a wrong shape is a 422 naming the failing paths."""
+    """A JSON body through a pydantic model: not an object is a 400, a wrong shape a 422 naming the paths."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object", code="bad_shape")
     try:
         return model.model_validate(body)
     except ValidationError as exc:

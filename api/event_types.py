@@ -8,7 +8,7 @@ from these models (`agentdeck schema`).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -161,7 +161,7 @@ class EventIn(BaseModel):
     name: str | None = Field(default=None, max_length=500)
     ts: AwareDatetime | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
-    parent_seq: int | None = Field(default=None, ge=0, strict=True)
+    parent_seq: int | None = Field(default=None, ge=0, le=2**62, strict=True)
 
     @model_validator(mode="after")
     def _payload_matches_type(self) -> EventIn:
@@ -191,7 +191,8 @@ def event_for_sql(event: EventIn, index: int) -> dict[str, Any]:
         "idempotency_key": event.idempotency_key,
         "type": event.type,
         "name": event.name,
-        "ts": ts.isoformat() if ts is not None else None,
+        # One instant, one spelling: replays written with another UTC offset are still exact replays.
+        "ts": ts.astimezone(UTC).isoformat() if ts is not None else None,
         "payload": event.payload,
         "parent_seq": event.parent_seq,
     }

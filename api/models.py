@@ -37,7 +37,7 @@ class TraceCreate(Strict):
 class EventBatch(Strict):
     """POST /api/traces/{id}/events with several events (a single event object is also accepted)."""
 
-    events: list[dict[str, Any]]
+    events: list[Any] = Field(description="event objects; one that is not an object is rejected on its own")
 
 
 class Session(BaseModel):
@@ -126,7 +126,7 @@ class EventsQuery(Strict):
     """GET /api/traces/{id}/events query parameters."""
 
     project_id: str | None = None
-    after_seq: int | None = Field(default=None, ge=0)
+    after_seq: int | None = Field(default=None, ge=0, le=2**62)
     limit: int = Field(default=500, ge=1, le=5000)
     types: list[str] | None = None
 

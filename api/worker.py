@@ -13,7 +13,6 @@ import logging
 from api.analysis import analyze_session, store_analysis
 from api.auth import Identity
 from api.db import Database
-from api.errors import ApiError
 
 log = logging.getLogger("agentdeck.worker")
 
@@ -32,8 +31,8 @@ class AnalysisWorker:
             try:
                 while await self.run_one():
                     pass
-            except (OSError, ApiError) as exc:
-                log.warning("analysis worker: database unavailable (%s); retrying", type(exc).__name__)
+            except Exception:  # noqa: BLE001 - the worker must outlive any failure; jobs are leased, not lost
+                log.exception("analysis worker: unexpected failure; retrying after a poll interval")
             await asyncio.sleep(self.poll_seconds)
 
     async def run_one(self) -> bool:

@@ -12,11 +12,11 @@ import re
 from api.storage.media import extension_of
 
 MAX_PATH_LENGTH = 1024
-_PATH = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
+_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
 
 
 def is_valid(path: str) -> bool:
-    return len(path) <= MAX_PATH_LENGTH and _PATH.match(path) is not None
+    return len(path) <= MAX_PATH_LENGTH and _PATH.fullmatch(path) is not None
 
 
 def project_prefix(workspace_id: str, project_id: str) -> str:

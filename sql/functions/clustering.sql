@@ -139,10 +139,11 @@ as $$
 
     failures as (
         -- Findings at one critical seq are one failure seen by several rules (a 404 is both
-        -- not_found and tool_error): it is clustered once, under its most specific label.
-        select distinct on (f.critical_seq) f.*
+        -- not_found and tool_error): it is clustered once, under its most specific label. Findings
+        -- without a critical seq name no step, so each stands alone.
+        select distinct on (coalesce(f.critical_seq::text, f.label)) f.*
         from findings as f
-        order by f.critical_seq, internal.label_specificity(f.label), f.confidence desc, f.label
+        order by coalesce(f.critical_seq::text, f.label), internal.label_specificity(f.label), f.confidence desc, f.label
     )
 
     select distinct on (fp.fingerprint)
@@ -328,7 +329,8 @@ begin
     -- Stream positions last: the counter row stays locked until commit.
     foreach next in array changed loop
         perform internal.emit_stream_message(
-            next.workspace_id, next.project_id, cluster_analysis.trace_id, 'incident.updated', internal.incident_json(next)
+            -- Incidents belong to a project, not a session (docs/stream.md): no session_id filter matches them.
+            next.workspace_id, next.project_id, null, 'incident.updated', internal.incident_json(next)
         );
     end loop;
 end

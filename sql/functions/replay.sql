@@ -114,53 +114,69 @@ as $$
 declare
     s app.trace_sessions;
     page jsonb;
+    cut_short boolean;
 begin
     perform internal.require_identity();
     s := internal.find_session(list_events.trace_id, list_events.project_id, false);
-    select coalesce(jsonb_agg(to_jsonb(p) order by p.seq), '[]')
-    into page
+    -- A page also ends after 8 MiB of payload (at least one event): large events must not exceed
+    -- jsonb's size limit or a reader's memory. next_after_seq then continues from the last event.
+    select
+        coalesce(jsonb_agg(to_jsonb(p) - 'bytes_before' order by p.seq)
+            filter (where p.bytes_before < 8388608), '[]'),
+        coalesce(bool_or(p.bytes_before >= 8388608), false)
+    into page, cut_short
     from (
+        -- The window runs over the page only (the limit applies first, in the subquery).
         select
-            e.seq,
-            e.idempotency_key,
-            e.type,
-            e.name,
-            e.client_ts as ts,
-            e.payload,
-            e.parent_seq,
-            e.received_at,
-            m.position + array_position(m.event_seqs, e.seq) - 1 as position
-        from app.events as e
-        cross join lateral (
-            select sm.position, sm.event_seqs
-            from app.stream_messages as sm
+            limited.*,
+            coalesce(sum(octet_length(limited.payload::text)) over (
+                order by limited.seq rows between unbounded preceding and 1 preceding
+            ), 0) as bytes_before
+        from (
+            select
+                e.seq,
+                e.idempotency_key,
+                e.type,
+                e.name,
+                e.client_ts as ts,
+                e.payload,
+                e.parent_seq,
+                e.received_at,
+                m.position + array_position(m.event_seqs, e.seq) - 1 as position
+            from app.events as e
+            cross join lateral (
+                select sm.position, sm.event_seqs
+                from app.stream_messages as sm
+                where
+                    sm.workspace_id = e.workspace_id
+                    and sm.project_id = e.project_id
+                    and sm.trace_id = e.trace_id
+                    and sm.kind = 'trace.event'
+                    and sm.event_seqs[1] <= e.seq
+                order by sm.event_seqs[1] desc
+                limit 1
+            ) as m
             where
-                sm.workspace_id = e.workspace_id
-                and sm.project_id = e.project_id
-                and sm.trace_id = e.trace_id
-                and sm.kind = 'trace.event'
-                and sm.event_seqs[1] <= e.seq
-            order by sm.event_seqs[1] desc
-            limit 1
-        ) as m
-        where
-            e.workspace_id = s.workspace_id
-            and e.project_id = s.project_id
-            and e.trace_id = s.trace_id
-            and e.seq > coalesce(list_events.after_seq, -1)
-            and (list_events.types is null or e.type = any(list_events.types))
-        order by e.seq
-        limit list_events.max_events
+                e.workspace_id = s.workspace_id
+                and e.project_id = s.project_id
+                and e.trace_id = s.trace_id
+                and e.seq > coalesce(list_events.after_seq, -1)
+                and (list_events.types is null or e.type = any(list_events.types))
+            order by e.seq
+            limit list_events.max_events
+        ) as limited
     ) as p;
     return jsonb_build_object(
         'session_id', s.trace_id,
         'events', page,
-        'next_after_seq', case when jsonb_array_length(page) = max_events then page -> -1 -> 'seq' end
+        'next_after_seq', case
+            when cut_short or jsonb_array_length(page) = max_events then page -> -1 -> 'seq'
+        end
     );
 end
 $$;
 comment on function api.list_events(text, text, bigint, integer, text[]) is
-'GET /api/traces/{id}/events: a page of events in seq order, each with its stream position.';
+'GET /api/traces/{id}/events: a page of events in seq order (at most max_events, and 8 MiB of payload), each with its stream position.';
 
 
 revoke all on function internal.require_visible_filters(text, text), api.list_sessions(jsonb),

@@ -105,3 +105,41 @@ def test_two_workers_drain_the_queue_and_store_each_analysis_once(empty_database
     rows = asyncio.run(scenario())
     assert len(rows) == 12
     assert {(r["status"], r["attempts"], r["source"]) for r in rows} == {("done", 1, "worker")}
+
+
+def test_the_worker_outlives_its_connections_being_killed(empty_database: str) -> None:
+    async def scenario() -> str:
+        ws, _ = await _prepare(empty_database, 0)
+        db = await Database.connect(api_role_url(empty_database), min_size=1, max_size=2, statement_timeout_ms=10000,
+                                    max_waiters=50)
+        worker = asyncio.create_task(AnalysisWorker(db, poll_seconds=0.05).run())
+        admin_conn = await asyncpg.connect(empty_database)
+        try:
+            # Kill the worker's connection while it is inside a claim (blocked on a lock we hold).
+            async with admin_conn.transaction():
+                await admin_conn.execute("lock table app.analysis_jobs in access exclusive mode")
+                blocked = None
+                while blocked is None:
+                    blocked = await admin_conn.fetchval(
+                        "select pid from pg_stat_activity where usename = 'agentdeck_api'"
+                        " and datname = current_database() and wait_event_type = 'Lock'")
+                await admin_conn.fetchval("select pg_terminate_backend($1)", blocked)
+            proj = await admin_conn.fetchval("select project_id from app.projects")
+            await admin_conn.execute(
+                "insert into app.trace_sessions (workspace_id, project_id, trace_id, create_hash, status, ended_at)"
+                " values ($1, $2, 'after-kill', '\\x00', 'failure', now())", ws, proj)
+            await admin_conn.execute(
+                "insert into app.analysis_jobs (workspace_id, project_id, trace_id) values ($1, $2, 'after-kill')",
+                ws, proj)
+            async with asyncio.timeout(30):
+                while (status := await admin_conn.fetchval("select status from app.analysis_jobs")) != "done":
+                    assert not worker.done(), "the worker task died"
+                    await asyncio.sleep(0.05)
+            return str(status)
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+            await admin_conn.close()
+            await db.close()
+
+    assert asyncio.run(scenario()) == "done"

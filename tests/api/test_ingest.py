@@ -150,3 +150,32 @@ def test_events_are_read_back_in_seq_order_with_positions(client: httpx.Client, 
     assert rest["next_after_seq"] is None
     positions = [e["position"] for e in page["events"] + rest["events"]]
     assert positions == sorted(positions) and len(set(positions)) == 5
+
+
+def test_pages_of_large_events_end_early_and_continue(client: httpx.Client, tenant: Tenant) -> None:
+    """Ten 2 MiB events: a page stops after 8 MiB of payload and next_after_seq picks up from there."""
+    create(client, tenant.key(), id="big-events")
+    blob = "x" * (2 * 1024 * 1024)
+    for seq in range(10):
+        assert client.post("/api/traces/big-events/events", json=event(seq, "log", level="info", message=blob),
+                           headers=tenant.key()).status_code == 201
+    seen, after = [], None
+    while True:
+        params = {} if after is None else {"after_seq": after}
+        page = client.get("/api/traces/big-events/events", params=params, headers=tenant.key()).json()
+        assert 1 <= len(page["events"]) <= 5
+        seen += [e["seq"] for e in page["events"]]
+        after = page["next_after_seq"]
+        if after is None:
+            break
+    assert seen == list(range(10))
+
+
+def test_the_same_instant_in_another_utc_offset_is_an_exact_replay(client: httpx.Client, tenant: Tenant) -> None:
+    create(client, tenant.key(), id="offsets")
+    first = {**event(1), "ts": "2026-11-28T10:00:03Z"}
+    assert client.post("/api/traces/offsets/events", json=first, headers=tenant.key()).status_code == 201
+    again = {**event(1), "ts": "2026-11-28T11:00:03+01:00"}
+    assert client.post("/api/traces/offsets/events", json=again, headers=tenant.key()).status_code == 200
+    later = {**event(1), "ts": "2026-11-28T11:00:04+01:00"}
+    assert client.post("/api/traces/offsets/events", json=later, headers=tenant.key()).status_code == 409

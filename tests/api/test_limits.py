@@ -161,3 +161,38 @@ def test_requests_beyond_the_pool_queue_bound_are_429_not_queued(
             assert backpressure.json()["error"]["code"] == "backpressure"
             assert backpressure.headers["retry-after"] == "1"
     assert count_events(database_url, "bp-1") == 1
+
+
+@pytest.mark.parametrize("body", [b'{"seq": 1, "type": "log", "payload": {"m": "\\ud800"}}',
+                                  b'{"seq": 1, "type": "log", "payload": {"level": "i", "message": "m", "n": 1e400}}'])
+def test_json_postgres_cannot_store_is_400_not_500(client: httpx.Client, tenant: Tenant, database_url: str,
+                                                   body: bytes) -> None:
+    client.post("/api/traces", json={"id": "unstorable"}, headers=tenant.key())
+    response = client.post("/api/traces/unstorable/events", content=body,
+                           headers={**tenant.key(), "Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "malformed_json")
+    assert count_events(database_url, "unstorable") == 0
+
+
+@pytest.mark.parametrize("url", ["/api/sessions?q=%00", "/api/traces/x/events?project_id=%00",
+                                 "/api/traces/x/events?types=a%00"])
+def test_nul_in_a_query_parameter_is_400(client: httpx.Client, tenant: Tenant, url: str) -> None:
+    response = client.get(url, headers=tenant.key())
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_query")
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"x"', b"null"])
+def test_a_body_that_is_not_an_object_is_400(client: httpx.Client, tenant: Tenant, body: bytes) -> None:
+    response = client.post("/api/traces", content=body, headers={**tenant.key(), "Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_shape")
+
+
+def test_odd_items_in_a_batch_are_rejected_one_by_one(client: httpx.Client, tenant: Tenant) -> None:
+    client.post("/api/traces", json={"id": "odd-items"}, headers=tenant.key())
+    batch = {"events": [log(1), "not an event", {"seq": 2, "type": "log", "payload": {"level": "i", "message": "m"},
+                                                  "parent_seq": 10**20}, log(3)]}
+    body = client.post("/api/traces/odd-items/events", json=batch, headers=tenant.key()).json()
+    assert body["accepted"] == 2
+    assert [(r["index"], r["code"]) for r in body["rejected"]] == [(1, "invalid"), (2, "invalid")]
+    huge_cursor = client.get("/api/traces/odd-items/events", params={"after_seq": 10**20}, headers=tenant.key())
+    assert huge_cursor.status_code == 400

@@ -108,8 +108,8 @@ select results_eq(
     'each change is audited with actor, action, target, before, after and request id; a no-op is not'
 );
 select is(
-    (select count(*)::integer from app.stream_messages where kind = 'incident.updated' and trace_id is null), 3,
-    'each change streamed incident.updated'
+    (select count(*)::integer from app.stream_messages where kind = 'incident.updated' and trace_id is null), 5,
+    'each change streamed incident.updated (after the two clustering streamed; incidents belong to no session)'
 );
 
 -- PUT (source service) is audited with the analysis it replaced.
