@@ -17,8 +17,9 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.run-installed
 
+# The repository's own data directory, so a clone keeps its database and secrets to itself.
 run: $(VENV)/.run-installed
-	$(BIN)/agentdeck dev
+	AGENTDECK_DATA_DIR=$(CURDIR)/.agentdeck $(BIN)/agentdeck dev
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/sqlfluff lint sql

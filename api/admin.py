@@ -104,3 +104,43 @@ async def revoke_key(conn: asyncpg.Connection, key_id: str) -> dict[str, Any]:
 async def first_workspace(conn: asyncpg.Connection) -> str | None:
     row = await _as_owner(conn, "select workspace_id from app.workspaces order by created_at limit 1")
     return None if row is None else str(row["workspace_id"])
+
+
+async def _rows_as_owner(conn: asyncpg.Connection, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async with conn.transaction(readonly=True):
+        await conn.execute("set local role agentdeck_owner")
+        return [dict(row) for row in await conn.fetch(sql, *args)]
+
+
+async def list_workspaces(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return await _rows_as_owner(
+        conn, "select workspace_id, name, created_at::text from app.workspaces order by created_at, workspace_id")
+
+
+async def list_projects(conn: asyncpg.Connection, workspace_id: str | None) -> list[dict[str, Any]]:
+    return await _rows_as_owner(
+        conn,
+        "select workspace_id, project_id, name, created_at::text from app.projects"
+        " where $1::text is null or workspace_id = $1 order by workspace_id, created_at, project_id",
+        workspace_id,
+    )
+
+
+async def list_members(conn: asyncpg.Connection, workspace_id: str | None) -> list[dict[str, Any]]:
+    return await _rows_as_owner(
+        conn,
+        "select workspace_id, user_id::text, role, created_at::text from app.workspace_members"
+        " where $1::text is null or workspace_id = $1 order by workspace_id, created_at, user_id",
+        workspace_id,
+    )
+
+
+async def list_keys(conn: asyncpg.Connection, project_id: str | None) -> list[dict[str, Any]]:
+    """Keys by their public prefix; the secret exists nowhere to list (only its sha256 is stored)."""
+    return await _rows_as_owner(
+        conn,
+        "select workspace_id, project_id, key_id, name, prefix, created_at::text, last_used_at::text,"
+        " revoked_at::text from app.api_keys where $1::text is null or project_id = $1"
+        " order by workspace_id, project_id, created_at, key_id",
+        project_id,
+    )

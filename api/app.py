@@ -16,16 +16,17 @@ from api.auth import Authenticator
 from api.config import Settings
 from api.db import Database, api_role_url
 from api.errors import ApiError
+from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.openapi import build_document
 from api.ratelimit import RateLimiter
-from api.routes import analysis, artifacts, health, incidents, sessions, stream, traces
+from api.routes import analysis, artifacts, health, incidents, metrics, sessions, stream, traces
 from api.storage import open_storage
 from api.stream import StreamHub
 from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
-ENDPOINT_GROUPS = (health, traces, sessions, artifacts, stream, analysis, incidents)
+ENDPOINT_GROUPS = (health, metrics, traces, sessions, artifacts, stream, analysis, incidents)
 
 
 def error_response(request: Request, error: ApiError) -> Response:
@@ -35,6 +36,8 @@ def error_response(request: Request, error: ApiError) -> Response:
 
 async def handle_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.status == 429:
+        request.app.state.metrics.refusals.labels(exc.code).inc()
     return error_response(request, exc)
 
 
@@ -42,6 +45,19 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
     return error_response(request, ApiError(exc.status_code, message, headers=dict(exc.headers or {})))
+
+
+def _watch(metrics: Metrics, db: Database, hub: StreamHub) -> None:
+    """Gauges read from the live pool and stream hub when /metrics is scraped."""
+    metrics.gauge("agentdeck_pool_connections", "Request pool connections by state (in_use, idle).",
+                  lambda: [({"state": "in_use"}, db.pool.get_size() - db.pool.get_idle_size()),
+                           ({"state": "idle"}, db.pool.get_idle_size())])
+    metrics.gauge("agentdeck_pool_waiting_requests", "Requests waiting for a pool connection.",
+                  lambda: [({}, db.waiting)])
+    metrics.gauge("agentdeck_stream_subscribers", "Open GET /api/stream connections in this process.",
+                  lambda: [({}, hub.subscriber_count())])
+    metrics.gauge("agentdeck_stream_messages_sent", "Stream messages written to subscribers (a counter).",
+                  lambda: [({}, hub.messages_sent)])
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
@@ -61,7 +77,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         # The stream's listener logs in like the pool, on a connection of its own.
         app.state.stream_hub = StreamHub(api_url, settings.stream)
         app.state.stream_hub.start()
-        worker = asyncio.create_task(AnalysisWorker(app.state.db).run()) if settings.run_worker else None
+        _watch(app.state.metrics, app.state.db, app.state.stream_hub)
+        worker = (asyncio.create_task(AnalysisWorker(app.state.db, metrics=app.state.metrics).run())
+                  if settings.run_worker else None)
         try:
             yield
         finally:
@@ -79,6 +97,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     app.state.openapi = build_document([op for group in ENDPOINT_GROUPS for op in group.operations])
     app.state.authenticator = Authenticator(settings)
     app.state.rate_limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)

@@ -10,8 +10,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
+
+import platformdirs
 
 
 class ConfigError(Exception):
@@ -203,6 +205,10 @@ class Settings:
     run_worker: bool = field(default=True)
     artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
+    # Operations (docs/operations.md): the /metrics endpoint and the log line format.
+    metrics_enabled: bool = field(default=False)
+    metrics_token: str | None = field(default=None, repr=False)
+    log_format: str = field(default="text")
 
     @property
     def embedded(self) -> bool:
@@ -237,7 +243,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=_database_url(env, "DATABASE_URL"),
         api_database_url=_database_url(env, "AGENTDECK_API_DATABASE_URL"),
-        data_dir=Path(env.get("AGENTDECK_DATA_DIR") or ".agentdeck").expanduser().resolve(),
+        data_dir=default_data_dir(env),
         host=env.get("AGENTDECK_HOST") or "127.0.0.1",
         port=_int(env, "AGENTDECK_PORT", 4318, minimum=1),
         jwt_secret=jwt_secret,
@@ -259,4 +265,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         run_worker=(env.get("AGENTDECK_WORKER") or "1") not in ("0", "false", "no"),
         artifacts=_artifact_settings(env),
         stream=_stream_settings(env),
+        **_operations_settings(env),
     )
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """AGENTDECK_DATA_DIR, else the platform's per-user data directory: the same from any working directory."""
+    configured = env.get("AGENTDECK_DATA_DIR")
+    return Path(configured or platformdirs.user_data_dir("agentdeck", appauthor=False)).expanduser().resolve()
+
+
+def _operations_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    metrics = env.get("AGENTDECK_METRICS") or "off"
+    if metrics not in ("on", "off"):
+        raise ConfigError(f"AGENTDECK_METRICS must be on or off, got {metrics!r}")
+    token = env.get("AGENTDECK_METRICS_TOKEN") or None
+    if token is not None and len(token) < 32:
+        raise ConfigError("AGENTDECK_METRICS_TOKEN must be at least 32 characters")
+    log_format = env.get("AGENTDECK_LOG_FORMAT") or "text"
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"AGENTDECK_LOG_FORMAT must be text or json, got {log_format!r}")
+    return {"metrics_enabled": metrics == "on", "metrics_token": token, "log_format": log_format}

@@ -23,6 +23,8 @@ async def authorize(request: Request) -> Identity:
         request.headers.get("authorization"), request.headers.get("x-workspace-id")
     )
     request.scope["state"]["credential_kind"] = identity.kind
+    # For the request log: the workspace a service credential named (keys resolve theirs in SQL).
+    request.scope["state"]["workspace_id"] = identity.claims.get("workspace_id")
     state.rate_limiter.check(identity.rate_key)
     return identity
 

@@ -66,6 +66,11 @@ class Database:
     async def close(self) -> None:
         await self.pool.close()
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a connection now (for /metrics)."""
+        return self._waiting
+
     @asynccontextmanager
     async def transaction(self, identity: Identity, *, readonly: bool) -> AsyncIterator[Connection]:
         """A transaction as the identity's request role; database errors leave as ApiError."""

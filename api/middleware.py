@@ -49,20 +49,30 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
+            log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
             if response_started:
                 raise
             await send_error(send_with_id, internal_error(), request_id)
         finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            metrics = scope["app"].state.metrics
+            metrics.requests.labels(template, method, str(status)).inc()
+            metrics.latency.labels(template, method).observe(elapsed)
+            state = scope["state"]
             # The path only: query strings can carry signatures and cursors.
-            log.info(json.dumps({
+            log.info("request", extra={"fields": {
                 "request_id": request_id,
-                "method": scope.get("method"),
+                "method": method,
+                "route": template,
                 "path": scope.get("path"),
                 "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-                "credential": scope["state"].get("credential_kind"),
-            }))
+                "ms": round(elapsed * 1000, 2),
+                "credential": state.get("credential_kind"),
+                "workspace_id": state.get("workspace_id"),
+            }})
 
 
 async def send_error(send: Send, error: ApiError, request_id: str) -> None:

@@ -144,6 +144,7 @@ class StreamHub:
         self._task: asyncio.Task[None] | None = None
         self.listener_pid: int | None = None  # the listener's backend, for operators (pg_stat_activity) and tests
         self.peak_queued = 0  # the longest any ended subscriber's queue grew: at most queue_max + one page
+        self.messages_sent = 0  # messages written to subscribers, backfill included (for /metrics)
         # Test seam: awaited before each backfill page, to commit writes at a chosen point of a backfill.
         self.pause_before_backfill: Callable[[], Awaitable[None]] | None = None
 
@@ -180,6 +181,9 @@ class StreamHub:
             self.peak_queued = max(self.peak_queued, subscription.peak)
             if not feed.subscriptions and self._feeds.get(workspace_id) is feed:
                 del self._feeds[workspace_id]
+
+    def subscriber_count(self) -> int:
+        return sum(len(feed.subscriptions) for feed in self._feeds.values())
 
     def read_through(self, workspace_id: str) -> int | None:
         """The position through which the hub has handed out a workspace's messages (None: no subscriber)."""

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from api.analysis import analyze_session, store_analysis
 from api.auth import Identity
 from api.db import Database
+from api.metrics import Metrics
 
 log = logging.getLogger("agentdeck.worker")
 
 
 class AnalysisWorker:
     def __init__(self, db: Database, *, poll_seconds: float = 0.5, lease_seconds: int = 120,
-                 max_attempts: int = 5) -> None:
+                 max_attempts: int = 5, metrics: Metrics | None = None) -> None:
         self.db = db
+        self.metrics = metrics
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
@@ -44,12 +47,15 @@ class AnalysisWorker:
         # The workflow acts for the job's workspace only, like any service request.
         identity = Identity("service", "service_role", {"role": "service_role", "workspace_id": job["workspace_id"]})
         error: str | None = None
+        started = time.perf_counter()
         try:
             result = await analyze_session(self.db, identity, job["trace_id"], job["project_id"])
             await store_analysis(self.db, identity, job["trace_id"], job["project_id"], result, "worker")
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried with backoff
             error = f"{type(exc).__name__}: {exc}"[:500]
             log.warning("analysis of %s failed (attempt %d): %s", job["trace_id"], job["attempts"], error)
+        if self.metrics is not None:
+            self.metrics.analyses.labels("ok" if error is None else "failed").observe(time.perf_counter() - started)
         async with self.db.pool.acquire() as conn:
             await conn.fetchval("select internal.finish_analysis_job($1, $2, $3, $4, $5)", job["workspace_id"],
                                 job["project_id"], job["trace_id"], error, self.max_attempts)

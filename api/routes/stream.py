@@ -144,6 +144,7 @@ class StreamSession:
                 if page:
                     yield b"".join(m.frame for m in page)
                     self.last_sent = page[-1].position
+                    self._hub.messages_sent += len(page)
             if not subscription.overflowed:
                 return
 
@@ -172,6 +173,7 @@ class StreamSession:
             if fresh:
                 yield b"".join(m.frame for m in fresh)
                 self.last_sent = fresh[-1].position
+                self._hub.messages_sent += len(fresh)
                 heartbeat_due = now + heartbeat
             elif now >= heartbeat_due:
                 yield _HEARTBEAT

@@ -85,6 +85,7 @@ async def append_events(request: Request) -> Response:
         identity, "select api.append_events($1, $2, $3::jsonb)", trace_id, project_id, json.dumps(valid),
         readonly=False,
     ))
+    request.app.state.metrics.count_ingest({**result, "rejected": result["rejected"] + invalid})
     if single:
         if invalid:
             raise ApiError(422, "the event failed schema validation", details=invalid[0]["details"])

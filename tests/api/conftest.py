@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +14,8 @@ from api.config import Settings, load_settings
 from tests.support.server import RunningServer
 from tests.support.tenants import Tenant, make_tenant
 
+# Test servers keep their artifacts and keys under the repository's ignored .agentdeck/, as before.
+TEST_DATA_DIR = Path(__file__).resolve().parents[2] / ".agentdeck" / "test-data"
 JWT_SECRET = "test-jwt-secret-" + "s" * 40
 SERVICE_TOKEN = "test-service-token-" + "t" * 40
 
@@ -20,6 +23,7 @@ SERVICE_TOKEN = "test-service-token-" + "t" * 40
 def settings_for(database_url: str, **overrides: str) -> Settings:
     env = {
         "DATABASE_URL": database_url,
+        "AGENTDECK_DATA_DIR": str(TEST_DATA_DIR),
         "AGENTDECK_JWT_SECRET": JWT_SECRET,
         "AGENTDECK_SERVICE_TOKEN": SERVICE_TOKEN,
         "AGENTDECK_RATE_PER_SECOND": "100000",

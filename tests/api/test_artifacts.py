@@ -14,6 +14,7 @@ import pytest
 
 from api.app import create_app
 from api.config import MAX_ARTIFACT_URL_TTL_SECONDS
+from api.logs import formatter
 from api.storage.backend import Grant
 from api.storage.signing import UrlSigner
 from tests.api.conftest import settings_for
@@ -283,7 +284,8 @@ def test_signed_urls_and_signatures_never_reach_the_logs(
         assert httpx.get(http.base_url.join(location)).status_code == 200
         httpx.get(http.base_url.join(location + "x"))
     signature = parse_qs(urlsplit(location).query)["signature"][0]
-    logged = "\n".join(record.getMessage() for record in caplog.records if record.name.startswith("agentdeck"))
+    as_logged = formatter("json")
+    logged = "\n".join(as_logged.format(r) for r in caplog.records if r.name.startswith("agentdeck"))
     assert "/content" in logged, "the request log saw the download"
     assert signature not in logged and "signature=" not in logged
 
