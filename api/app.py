@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.analysis import AnalysisRunner
 from api.auth import Authenticator
 from api.config import Settings
 from api.db import Database, api_role_url
@@ -61,7 +62,12 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         # The stream's listener logs in like the pool, on a connection of its own.
         app.state.stream_hub = StreamHub(api_url, settings.stream)
         app.state.stream_hub.start()
-        worker = asyncio.create_task(AnalysisWorker(app.state.db).run()) if settings.run_worker else None
+        app.state.analysis = AnalysisRunner(
+            app.state.db, threads=settings.analysis_threads, max_pending=settings.analysis_max_pending,
+            page_timeout_seconds=2 * settings.statement_timeout_ms / 1000 + 30,
+        )
+        worker = (asyncio.create_task(AnalysisWorker(app.state.db, runner=app.state.analysis).run())
+                  if settings.run_worker else None)
         try:
             yield
         finally:
@@ -70,6 +76,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 await asyncio.gather(worker, return_exceptions=True)
             await app.state.stream_hub.close()
             await app.state.storage.close()
+            app.state.analysis.close()
             await app.state.db.close()
 
     app = Starlette(

@@ -13,6 +13,8 @@ from starlette.responses import Response
 from api.auth import Identity
 from api.errors import ApiError
 
+# How deeply a request body may nest arrays and objects (docs/events.md).
+MAX_JSON_DEPTH = 64
 QueryModel = TypeVar("QueryModel", bound=BaseModel)
 BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
@@ -44,14 +46,35 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         chunks.append(chunk)
     body = b"".join(chunks)
     try:
-        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Decoded strictly first: json.loads(bytes) would let the UTF-8 bytes of a lone surrogate through.
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the body is not valid JSON", code="malformed_json") from None
+        raise ApiError(400, "the body is not valid UTF-8 JSON", code="malformed_json") from None
+    # Deep nesting would exhaust the stack of whatever walks the value next (pydantic, the JSON
+    # encoder, PostgreSQL): refuse it here. Depth cannot exceed the number of brackets, which is cheap to count.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        raise _too_deep()
     # PostgreSQL's jsonb cannot store NUL characters or unpaired surrogates: refuse the request
     # whole, up front (the cheap byte test keeps the walk off the common path).
     if (b"\\u0000" in body or b"\\ud" in body.lower()) and _has_unstorable_text(value):
         raise ApiError(400, "JSON strings must not contain \\u0000 or unpaired surrogates", code="malformed_json")
     return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return False
+    return any(isinstance(node, (dict, list)) for node in level)
+
+
+def _too_deep() -> ApiError:
+    return ApiError(400, f"JSON nests deeper than {MAX_JSON_DEPTH} levels", code="too_deep")
 
 
 def _finite_float(text: str) -> float:

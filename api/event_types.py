@@ -11,7 +11,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from api.timestamps import Timestamp
 
 SCHEMA_VERSION = 1
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
@@ -159,7 +161,7 @@ class EventIn(BaseModel):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
     type: str = Field(max_length=100)
     name: str | None = Field(default=None, max_length=500)
-    ts: AwareDatetime | None = None
+    ts: Timestamp | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
     parent_seq: int | None = Field(default=None, ge=0, le=2**62, strict=True)
 

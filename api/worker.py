@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from api.analysis import analyze_session, store_analysis
+from api.analysis import AnalysisRunner, store_analysis
 from api.auth import Identity
 from api.db import Database
 
@@ -19,8 +19,10 @@ log = logging.getLogger("agentdeck.worker")
 
 class AnalysisWorker:
     def __init__(self, db: Database, *, poll_seconds: float = 0.5, lease_seconds: int = 120,
-                 max_attempts: int = 5) -> None:
+                 max_attempts: int = 5, runner: AnalysisRunner | None = None) -> None:
         self.db = db
+        # Standalone (`agentdeck worker`), the worker gets detector threads of its own.
+        self.runner = runner or AnalysisRunner(db, threads=1, max_pending=1, page_timeout_seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
@@ -45,7 +47,7 @@ class AnalysisWorker:
         identity = Identity("service", "service_role", {"role": "service_role", "workspace_id": job["workspace_id"]})
         error: str | None = None
         try:
-            result = await analyze_session(self.db, identity, job["trace_id"], job["project_id"])
+            result = await self.runner.analyze_session(identity, job["trace_id"], job["project_id"])
             await store_analysis(self.db, identity, job["trace_id"], job["project_id"], result, "worker")
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried with backoff
             error = f"{type(exc).__name__}: {exc}"[:500]

@@ -20,6 +20,7 @@ from api.models import (
     EventBatch,
     EventsPage,
     EventsQuery,
+    ProjectQuery,
     Session,
     TraceCreate,
 )
@@ -73,7 +74,7 @@ async def append_events(request: Request) -> Response:
     identity = await authorize(request)
     trace_id = trace_id_of(request)
     settings = request.app.state.settings
-    project_id = request.query_params.get("project_id")
+    project_id = parse_query(ProjectQuery, request).project_id
     batch, single = _split_batch(await read_json(request, settings.max_body_bytes), settings.max_batch_events)
     valid, invalid = [], []
     for index, raw in enumerate(batch):
@@ -117,7 +118,7 @@ operations = [
     Operation("post", "/api/traces", "Create a trace session (idempotent with a client-chosen id)",
               {201: Session, 200: Session}, body=(TraceCreate,)),
     Operation("post", "/api/traces/{trace_id}/events", "Append one event or a batch",
-              {200: BatchResult, 201: BatchResult}, body=(EventIn, EventBatch)),
+              {200: BatchResult, 201: BatchResult}, body=(EventIn, EventBatch), query=ProjectQuery),
     Operation("get", "/api/traces/{trace_id}/events", "Read a session's events in seq order",
               {200: EventsPage}, query=EventsQuery),
 ]
