@@ -19,7 +19,7 @@ from typing import Any
 from api.auth import Identity
 from api.db import Database
 from api.detectors import analyze, canonical_json
-from api.errors import ApiError
+from api.ratelimit import RateLimited
 
 PAGE_SIZE = 5000
 
@@ -40,8 +40,7 @@ class AnalysisRunner:
     async def analyze_session(self, identity: Identity, trace_id: str, project_id: str | None) -> dict[str, Any]:
         """The detector result for the session's events as stored now, read page by page as `identity`."""
         if self._pending >= self.max_pending:
-            raise ApiError(429, "too many analyses are running; retry shortly", code="analysis_busy",
-                           headers={"Retry-After": "1"})
+            raise RateLimited("analysis", 1)
         self._pending += 1
         try:
             loop = asyncio.get_running_loop()

@@ -16,10 +16,10 @@ from api.analysis import AnalysisRunner
 from api.auth import Authenticator
 from api.config import Settings
 from api.db import Database, api_role_url
-from api.errors import ApiError
+from api.errors import MAPPED_ERRORS, ApiError, to_api_error
 from api.middleware import RequestContextMiddleware
 from api.openapi import build_document
-from api.ratelimit import RateLimiter
+from api.ratelimit import RequestThrottle
 from api.routes import analysis, artifacts, health, incidents, sessions, stream, traces
 from api.storage import open_storage
 from api.stream import StreamHub
@@ -34,9 +34,8 @@ def error_response(request: Request, error: ApiError) -> Response:
                         headers=error.headers)
 
 
-async def handle_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(request, exc)
+async def handle_lower_layer_error(request: Request, exc: Exception) -> Response:
+    return error_response(request, to_api_error(exc))
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
@@ -58,6 +57,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             statement_timeout_ms=settings.statement_timeout_ms,
             max_waiters=settings.backpressure_waiters,
         )
+        app.state.db.key_checked = app.state.throttle.key_checked
         app.state.storage = open_storage(settings)
         # The stream's listener logs in like the pool, on a connection of its own.
         app.state.stream_hub = StreamHub(api_url, settings.stream)
@@ -82,11 +82,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app = Starlette(
         routes=[route for group in ENDPOINT_GROUPS for route in group.routes],
         middleware=[Middleware(RequestContextMiddleware)],
-        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_exception},
+        exception_handlers={
+            **{kind: handle_lower_layer_error for kind in MAPPED_ERRORS},
+            HTTPException: handle_http_exception,
+        },
         lifespan=lifespan,
     )
+    # No slash redirects: Starlette builds their Location from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.openapi = build_document([op for group in ENDPOINT_GROUPS for op in group.operations])
     app.state.authenticator = Authenticator(settings)
-    app.state.rate_limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+    app.state.throttle = RequestThrottle(settings)
     return app

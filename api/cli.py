@@ -12,8 +12,10 @@ import json
 import logging
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 import asyncpg
@@ -50,7 +52,14 @@ def database_url(settings: Settings) -> str:
         return settings.database_url
     from api.pg import embedded
 
+    # The embedded server stops from an atexit hook, which a bare SIGTERM (re-raised by uvicorn after
+    # its graceful shutdown) would skip: make SIGTERM an ordinary exit.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return embedded.start(settings.data_dir)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    sys.exit(128 + signum)
 
 
 def _emit(args: argparse.Namespace, value: dict[str, Any], text: str) -> None:
@@ -148,8 +157,9 @@ def _serve(settings: Settings, url: str) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # Live streams never end on their own: give them a bounded grace period on shutdown.
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; AGENTDECK_TRUSTED_PROXIES decides.
     uvicorn.run(create_app(settings, url), host=settings.host, port=settings.port, access_log=False,
-                log_level="info", timeout_graceful_shutdown=10)
+                log_level="info", timeout_graceful_shutdown=10, proxy_headers=False)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:

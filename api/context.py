@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from api.auth import Identity
 from api.errors import ApiError
+from api.ratelimit import RequestThrottle, credential_digest
 
 # How deeply a request body may nest arrays and objects (docs/events.md).
 MAX_JSON_DEPTH = 64
@@ -20,12 +21,17 @@ BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
 
 async def authorize(request: Request) -> Identity:
+    """The caller's identity, throttled before it is checked unless it was verified recently (api/ratelimit.py)."""
     state = request.app.state
-    identity: Identity = await state.authenticator.identify(
-        request.headers.get("authorization"), request.headers.get("x-workspace-id")
-    )
+    throttle: RequestThrottle = state.throttle
+    authorization = request.headers.get("authorization")
+    verified_before = throttle.admit(authorization, request.client.host if request.client else None,
+                                     request.headers)
+    identity: Identity = await state.authenticator.identify(authorization, request.headers.get("x-workspace-id"))
     request.scope["state"]["credential_kind"] = identity.kind
-    state.rate_limiter.check(identity.rate_key)
+    if identity.kind != "key":  # checked just now; an API key is verified by the database
+        throttle.verified(credential_digest(authorization))
+    throttle.count(identity, verified_before)
     return identity
 
 

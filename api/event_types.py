@@ -17,7 +17,10 @@ from api.timestamps import Timestamp
 
 SCHEMA_VERSION = 1
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# What a browser or HTTP client would follow: scheme://…, protocol-relative //host or \\host, and the
+# schemes that need no slashes; leading whitespace and control characters are skipped as browsers do.
+_URL = re.compile(r"^[\x00-\x20]*([a-zA-Z][a-zA-Z0-9+.-]*://|[/\\]{2}|(javascript|data|vbscript|blob|file):)",
+                  re.IGNORECASE)
 
 
 class _Payload(BaseModel):

@@ -218,10 +218,7 @@ class StoredAnalysis(BaseModel):
     critical_step: CriticalStep | None
     source: Literal["analyze", "worker", "service"]
     analyzed_at: datetime
-
-
-class AnalyzeResult(StoredAnalysis):
-    stored: bool = Field(description="false when the caller may not write (a viewer): the result was not stored")
+    stored: bool = Field(description="false only from a viewer's POST analyze: computed, not stored")
 
 
 IncidentStatus = Literal["open", "acknowledged", "resolved", "ignored"]

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from api.analysis import store_analysis
 from api.context import authorize, json_text, parse_body, parse_query, read_json
 from api.errors import ApiError
-from api.models import AnalysisIn, AnalyzeResult, ProjectQuery, StoredAnalysis
+from api.models import AnalysisIn, ProjectQuery, StoredAnalysis
 from api.openapi import Operation
 from api.routes.traces import trace_id_of
 
@@ -52,7 +52,7 @@ routes = [
 ]
 operations = [
     Operation("post", "/api/traces/{trace_id}/analyze",
-              "Run the deterministic detectors; stored unless the caller is a viewer", {200: AnalyzeResult},
+              "Run the deterministic detectors; stored unless the caller is a viewer", {200: StoredAnalysis},
               query=ProjectQuery),
     Operation("get", "/api/traces/{trace_id}/analysis", "The stored analysis (404 when none)", {200: StoredAnalysis},
               query=ProjectQuery),

@@ -12,7 +12,8 @@ as $$
         'labels', a.labels,
         'critical_step', a.critical_step,
         'source', a.source,
-        'analyzed_at', a.analyzed_at
+        'analyzed_at', a.analyzed_at,
+        'stored', true
     )
 $$;
 comment on function internal.analysis_json(app.analyses) is 'The API representation of a stored analysis.';
@@ -85,11 +86,11 @@ begin
     -- Incidents follow the stored result (clustering.sql); it streams incident.updated itself.
     perform internal.cluster_analysis(s.workspace_id, s.project_id, s.trace_id);
     perform internal.emit_stream_message(s.workspace_id, s.project_id, s.trace_id, 'analysis.completed', message);
-    return message || jsonb_build_object('stored', true);
+    return message;
 end
 $$;
 comment on function api.store_analysis(text, text, jsonb, text) is
-'Stores a session''s analysis, clusters it into incidents, streams analysis.completed ("stored": true); a viewer''s result is returned unstored; PUT (audited) and worker: service only.';
+'Stores a session''s analysis, clusters it into incidents, streams analysis.completed; a viewer''s result is returned unstored; PUT (audited) and worker: service only.';
 
 create or replace function api.get_analysis(trace_id text, project_id text) returns jsonb
 language plpgsql stable
