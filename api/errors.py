@@ -1,7 +1,7 @@
 """The one place that knows HTTP statuses: API errors, the mapping of lower-layer failures, the envelope.
 
 Lower layers raise their own small exceptions (auth: AuthenticationFailed, WorkspaceHeaderInvalid;
-ratelimit: RateLimited; asyncpg's errors; ingest rejections as data) and `to_api_error` turns each
+ratelimit: RateLimited; asyncpg's and botocore's errors; ingest rejections as data) and `to_api_error` turns each
 into the one HTTP error the caller sees, as httpx maps its transport exceptions in one function.
 SQL functions raise `AD` + HTTP status (`AD404`, `AD409`, `AD422`), PostgREST-style, with the
 machine code in HINT and JSON details in DETAIL. `42501` (insufficient privilege) is 403.
@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 import asyncpg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from api.auth import AuthenticationFailed, WorkspaceHeaderInvalid
 from api.ratelimit import RateLimited
@@ -86,6 +87,7 @@ _REJECTION_STATUS = {"seq_not_monotonic": 409, "idempotency_conflict": 409, "seq
 # What the app's exception handlers pass through to_api_error (anything else is the middleware's 500).
 MAPPED_ERRORS: tuple[type[Exception], ...] = (
     ApiError, AuthenticationFailed, WorkspaceHeaderInvalid, RateLimited, asyncpg.PostgresError, asyncpg.InterfaceError,
+    BotoCoreError, ClientError,
 )
 
 
@@ -102,6 +104,10 @@ def to_api_error(exc: BaseException) -> ApiError:
         return ApiError(429, message, code=code, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
         return from_postgres(exc)
+    if isinstance(exc, (BotoCoreError, ClientError)):
+        log.warning("object storage failed: %s", type(exc).__name__)
+        return ApiError(503, "object storage is unavailable; retry later", code="storage_unavailable",
+                        headers={"Retry-After": "1"})
     log.error("unexpected error %s", type(exc).__name__, exc_info=exc)
     return internal_error()
 
