@@ -155,6 +155,10 @@ def _contains_url(value: Any) -> bool:
     return False
 
 
+# The rule the type validator below applies, stated for the OpenAPI document (derived, so it cannot drift).
+KNOWN_TYPE_PATTERN = "^(" + "|".join(re.escape(name) for name in PAYLOADS) + r"|custom(\.[a-z0-9_]+)+)$"
+
+
 class EventIn(BaseModel):
     """One event as a client sends it."""
 
@@ -162,7 +166,7 @@ class EventIn(BaseModel):
 
     seq: int = Field(ge=0, le=2**62, strict=True)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
-    type: str = Field(max_length=100)
+    type: str = Field(max_length=100, json_schema_extra={"pattern": KNOWN_TYPE_PATTERN})
     name: str | None = Field(default=None, max_length=500)
     ts: Timestamp | None = None
     payload: dict[str, Any] = Field(default_factory=dict)

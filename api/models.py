@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from api.timestamps import Timestamp
 
@@ -268,7 +268,11 @@ class IncidentsQuery(Strict):
 class IncidentPatch(Strict):
     """PATCH /api/incidents/{id}: `owner: null` unassigns, an absent field is left as it is."""
 
-    status: IncidentStatus | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    # Absent is allowed, null is not (the validator below): the document says so.
+    status: Annotated[IncidentStatus | None, WithJsonSchema({"enum": list(get_args(IncidentStatus)),
+                                                             "type": "string"})] = None
     owner: UUID | None = None
 
     @model_validator(mode="after")
