@@ -1,59 +1,73 @@
 """Running the detectors over a stored session and storing the result.
 
-Events are read from Postgres in pages and handed to the detectors through a small bounded queue
-on a worker thread, so a 100,000-event session is analysed in bounded memory and the event loop
-keeps serving while the detectors run.
+The detectors run on a small thread pool of their own (never the default executor, which JWKS
+fetches and `asyncio.to_thread` share). The detector thread pulls the session's events page by
+page: each page is fetched by a coroutine on the event loop, which the thread waits for. The loop
+never waits for a thread, so no number of concurrent analyses can starve it; memory stays bounded
+to one page per running analysis. Analyses beyond the pool wait in a bounded line; past that
+line the caller gets 429 (docs/detectors.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import queue
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from api.auth import Identity
 from api.db import Database
 from api.detectors import analyze, canonical_json
+from api.ratelimit import RateLimited
 
 PAGE_SIZE = 5000
-_END = None
 
 
-async def analyze_session(db: Database, identity: Identity, trace_id: str, project_id: str | None) -> dict[str, Any]:
-    """The detector result for the session's events as stored now, read page by page as `identity`."""
-    pages: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=2)
+class AnalysisRunner:
+    """The detectors' own threads, and the bound on how many analyses may be running or waiting."""
 
-    def events() -> Iterator[dict[str, Any]]:
-        while (page := pages.get()) is not _END:
-            yield from page
+    def __init__(self, db: Database, *, threads: int, max_pending: int, page_timeout_seconds: float) -> None:
+        self.db = db
+        self.max_pending = max_pending
+        self._page_timeout = page_timeout_seconds
+        self._pending = 0
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="agentdeck-detectors")
 
-    detectors = asyncio.get_running_loop().run_in_executor(None, lambda: analyze(events()))
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def hand_over(item: list[dict[str, Any]] | None) -> None:
-        # Blocks while the detectors are two pages behind; gives up if they stopped.
-        while not detectors.done():
-            try:
-                await asyncio.to_thread(pages.put, item, True, 0.2)
-                return
-            except queue.Full:
-                continue
+    async def analyze_session(self, identity: Identity, trace_id: str, project_id: str | None) -> dict[str, Any]:
+        """The detector result for the session's events as stored now, read page by page as `identity`."""
+        if self._pending >= self.max_pending:
+            raise RateLimited("analysis", 1)
+        self._pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._executor, lambda: analyze(self._events(loop, identity, trace_id, project_id)))
+        finally:
+            self._pending -= 1
 
-    after: int | None = None
-    try:
+    def _events(self, loop: asyncio.AbstractEventLoop, identity: Identity, trace_id: str,
+                project_id: str | None) -> Iterator[dict[str, Any]]:
+        # Runs on a detector thread: each page is a coroutine on the loop, awaited from here.
+        after: int | None = None
         while True:
-            page = json.loads(await db.call(
-                identity, "select api.list_events($1, $2, $3, $4, null)", trace_id, project_id, after, PAGE_SIZE,
-                readonly=True,
-            ))
-            await hand_over(page["events"])
+            fetch = asyncio.run_coroutine_threadsafe(self._page(identity, trace_id, project_id, after), loop)
+            page = fetch.result(timeout=self._page_timeout)
+            yield from page["events"]
             after = page["next_after_seq"]
             if after is None:
-                break
-    finally:
-        await hand_over(_END)
-    return await detectors
+                return
+
+    async def _page(self, identity: Identity, trace_id: str, project_id: str | None,
+                    after: int | None) -> dict[str, Any]:
+        page: dict[str, Any] = json.loads(await self.db.call(
+            identity, "select api.list_events($1, $2, $3, $4, null)", trace_id, project_id, after, PAGE_SIZE,
+            readonly=True,
+        ))
+        return page
 
 
 async def store_analysis(db: Database, identity: Identity, trace_id: str, project_id: str | None,

@@ -12,14 +12,15 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.analysis import AnalysisRunner
 from api.auth import Authenticator
 from api.config import Settings
 from api.db import Database, api_role_url
-from api.errors import ApiError
+from api.errors import MAPPED_ERRORS, ApiError, to_api_error
 from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.openapi import build_document
-from api.ratelimit import RateLimiter
+from api.ratelimit import RequestThrottle
 from api.routes import analysis, artifacts, health, incidents, metrics, sessions, stream, traces
 from api.storage import open_storage
 from api.stream import StreamHub
@@ -34,11 +35,11 @@ def error_response(request: Request, error: ApiError) -> Response:
                         headers=error.headers)
 
 
-async def handle_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    if exc.status == 429:
-        request.app.state.metrics.refusals.labels(exc.code).inc()
-    return error_response(request, exc)
+async def handle_lower_layer_error(request: Request, exc: Exception) -> Response:
+    error = to_api_error(exc)
+    if error.status == 429:
+        request.app.state.metrics.refusals.labels(error.code).inc()
+    return error_response(request, error)
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
@@ -73,13 +74,20 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             statement_timeout_ms=settings.statement_timeout_ms,
             max_waiters=settings.backpressure_waiters,
         )
+        app.state.db.key_checked = app.state.throttle.key_checked
         app.state.storage = open_storage(settings)
         # The stream's listener logs in like the pool, on a connection of its own.
         app.state.stream_hub = StreamHub(api_url, settings.stream)
         app.state.stream_hub.start()
+        app.state.analysis = AnalysisRunner(
+            app.state.db, threads=settings.analysis_threads, max_pending=settings.analysis_max_pending,
+            page_timeout_seconds=2 * settings.statement_timeout_ms / 1000 + 30,
+        )
         _watch(app.state.metrics, app.state.db, app.state.stream_hub)
-        worker = (asyncio.create_task(AnalysisWorker(app.state.db, metrics=app.state.metrics).run())
-                  if settings.run_worker else None)
+        worker = None
+        if settings.run_worker:
+            worker = asyncio.create_task(
+                AnalysisWorker(app.state.db, runner=app.state.analysis, metrics=app.state.metrics).run())
         try:
             yield
         finally:
@@ -88,17 +96,23 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 await asyncio.gather(worker, return_exceptions=True)
             await app.state.stream_hub.close()
             await app.state.storage.close()
+            app.state.analysis.close()
             await app.state.db.close()
 
     app = Starlette(
         routes=[route for group in ENDPOINT_GROUPS for route in group.routes],
         middleware=[Middleware(RequestContextMiddleware)],
-        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_exception},
+        exception_handlers={
+            **{kind: handle_lower_layer_error for kind in MAPPED_ERRORS},
+            HTTPException: handle_http_exception,
+        },
         lifespan=lifespan,
     )
+    # No slash redirects: Starlette builds their Location from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.openapi = build_document([op for group in ENDPOINT_GROUPS for op in group.operations])
     app.state.authenticator = Authenticator(settings)
-    app.state.rate_limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+    app.state.throttle = RequestThrottle(settings)
     return app

@@ -13,20 +13,34 @@ import hmac
 import re
 import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-from api.config import Settings
-from api.errors import ApiError
+from api.config import ConfigError, Settings
 
 KEY_PREFIX = "adk_"
+# A user id as PostgreSQL's uuid type reads it back unchanged (Python also takes urn:uuid:, braces, no hyphens).
+_USER_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# exp and iat are integer seconds before 9999-01-01T00:00:00Z, the last instant agentdeck stores (docs/events.md).
+MAX_EPOCH_SECONDS = 253_370_764_800
 _WORKSPACE_ID = re.compile(r"^ws_[A-Za-z0-9]{1,64}$")
 # Claims copied from a verified JWT into the request; anything else in the token is dropped.
 _CLAIM_WHITELIST = ("sub", "role", "aud", "exp", "iat", "iss", "email", "session_id")
+
+
+class AuthenticationFailed(Exception):
+    """Missing, malformed, expired or unverifiable credentials (401)."""
+
+
+class WorkspaceHeaderInvalid(Exception):
+    """The service credential did not name a usable workspace (400)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -51,15 +65,15 @@ def new_api_key() -> tuple[str, str, bytes]:
 def mint_token(settings: Settings, user_id: str, ttl_seconds: int) -> str:
     """A console JWT signed with the configured local HS secret (the CLI's `token` command)."""
     if settings.jwt_secret is None or not settings.jwt_algorithms[0].startswith("HS"):
-        raise ApiError(400, "minting needs an HS* algorithm and AGENTDECK_JWT_SECRET")
+        raise ConfigError("minting needs an HS* algorithm and AGENTDECK_JWT_SECRET")
     now = int(time.time())
     claims = {"sub": user_id, "role": "authenticated", "aud": settings.jwt_audience, "iat": now,
               "exp": now + ttl_seconds, "iss": settings.jwt_issuer or "agentdeck-local"}
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithms[0])
 
 
-def _unauthorized(message: str) -> ApiError:
-    return ApiError(401, message, headers={"WWW-Authenticate": 'Bearer realm="agentdeck"'})
+def _epoch_seconds(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_EPOCH_SECONDS
 
 
 class Authenticator:
@@ -76,11 +90,11 @@ class Authenticator:
 
     async def identify(self, authorization: str | None, workspace_header: str | None) -> Identity:
         if not authorization:
-            raise _unauthorized("missing Authorization header")
+            raise AuthenticationFailed("missing Authorization header")
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise _unauthorized("Authorization must be 'Bearer <token>'")
+            raise AuthenticationFailed("Authorization must be 'Bearer <token>'")
         if token.startswith(KEY_PREFIX):
             key_hash = hashlib.sha256(token.encode()).hexdigest()
             return Identity("key", "agentdeck_key", {"role": "agentdeck_key", "key_hash": key_hash})
@@ -91,10 +105,10 @@ class Authenticator:
 
     def _service(self, workspace_header: str | None) -> Identity:
         if not workspace_header:
-            raise ApiError(400, "the service credential must name its workspace in X-Workspace-Id",
-                           code="workspace_required")
+            raise WorkspaceHeaderInvalid("the service credential must name its workspace in X-Workspace-Id",
+                                         "workspace_required")
         if not _WORKSPACE_ID.match(workspace_header):
-            raise ApiError(400, "X-Workspace-Id is not a workspace id", code="bad_workspace_id")
+            raise WorkspaceHeaderInvalid("X-Workspace-Id is not a workspace id", "bad_workspace_id")
         return Identity("service", "service_role", {"role": "service_role", "workspace_id": workspace_header})
 
     async def _user(self, token: str) -> Identity:
@@ -110,15 +124,15 @@ class Authenticator:
                 leeway=5,
             )
         except jwt.ExpiredSignatureError:
-            raise _unauthorized("token has expired") from None
+            raise AuthenticationFailed("token has expired") from None
         except (jwt.PyJWTError, ValueError, KeyError):
-            raise _unauthorized("invalid token") from None
+            raise AuthenticationFailed("invalid token") from None
         if claims.get("role", "authenticated") != "authenticated":
-            raise _unauthorized("token role is not accepted")
-        try:
-            uuid.UUID(str(claims["sub"]))
-        except ValueError:
-            raise _unauthorized("token subject is not a user id") from None
+            raise AuthenticationFailed("token role is not accepted")
+        if not isinstance(claims["sub"], str) or not _USER_ID.match(claims["sub"]):
+            raise AuthenticationFailed("token subject is not a user id")
+        if any(not _epoch_seconds(claims[name]) for name in ("exp", "iat") if name in claims):
+            raise AuthenticationFailed("exp and iat must be integer seconds before 9999-01-01")
         kept = {name: claims[name] for name in _CLAIM_WHITELIST if name in claims}
         kept["role"] = "authenticated"
         return Identity("user", "authenticated", kept, expires_at=float(claims["exp"]))

@@ -13,12 +13,14 @@ import dataclasses
 import json
 import os
 import secrets
+import signal
 import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -85,6 +87,9 @@ def database_url(settings: Settings, *, create: bool) -> str:
         raise _no_setup(settings, "agentdeck database")
     from api.pg import embedded
 
+    # The embedded server stops from an atexit hook, which a bare SIGTERM (re-raised by uvicorn after
+    # its graceful shutdown) would skip: make SIGTERM an ordinary exit.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return embedded.start(settings.data_dir)
 
 
@@ -95,6 +100,10 @@ def redacted(url: str) -> str:
         return url
     user_host = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, user_host, parts.path, parts.query, parts.fragment))
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    sys.exit(128 + signum)
 
 
 def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
@@ -271,8 +280,9 @@ def _serve(settings: Settings, url: str) -> None:
 
     logs.configure(settings.log_format)
     # Live streams never end on their own: give them a bounded grace period on shutdown.
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; AGENTDECK_TRUSTED_PROXIES decides.
     uvicorn.run(create_app(settings, url), host=settings.host, port=settings.port, access_log=False,
-                log_level="info", log_config=None, timeout_graceful_shutdown=10)
+                log_level="info", log_config=None, timeout_graceful_shutdown=10, proxy_headers=False)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:

@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
@@ -205,6 +206,13 @@ class Settings:
     run_worker: bool = field(default=True)
     artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
+    # Hardening (issue #10): the detectors' own threads and queue, the throttle on unverified
+    # credentials per client address, and the proxies whose X-Forwarded-For is believed.
+    analysis_threads: int = field(default=2)
+    analysis_max_pending: int = field(default=32)
+    unverified_rate_per_second: float = field(default=5.0)
+    unverified_burst: int = field(default=50)
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = field(default=())
     # Operations (docs/operations.md): the /metrics endpoint and the log line format.
     metrics_enabled: bool = field(default=False)
     metrics_token: str | None = field(default=None, repr=False)
@@ -265,6 +273,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         run_worker=(env.get("AGENTDECK_WORKER") or "1") not in ("0", "false", "no"),
         artifacts=_artifact_settings(env),
         stream=_stream_settings(env),
+        analysis_threads=_int(env, "AGENTDECK_ANALYSIS_THREADS", 2, minimum=1),
+        analysis_max_pending=_int(env, "AGENTDECK_ANALYSIS_MAX_PENDING", 32, minimum=1),
+        unverified_rate_per_second=_float(env, "AGENTDECK_UNVERIFIED_RATE_PER_SECOND", 5.0),
+        unverified_burst=_int(env, "AGENTDECK_UNVERIFIED_BURST", 50, minimum=1),
+        trusted_proxies=_networks(env, "AGENTDECK_TRUSTED_PROXIES"),
         **_operations_settings(env),
     )
 
@@ -286,3 +299,10 @@ def _operations_settings(env: Mapping[str, str]) -> dict[str, Any]:
     if log_format not in ("text", "json"):
         raise ConfigError(f"AGENTDECK_LOG_FORMAT must be text or json, got {log_format!r}")
     return {"metrics_enabled": metrics == "on", "metrics_token": token, "log_format": log_format}
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    try:
+        return tuple(ip_network(part, strict=False) for part in _csv(env, name, ()))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a comma-separated list of addresses or CIDR networks: {exc}") from None

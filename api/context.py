@@ -12,20 +12,28 @@ from starlette.responses import Response
 
 from api.auth import Identity
 from api.errors import ApiError
+from api.ratelimit import RequestThrottle, credential_digest
 
+# How deeply a request body may nest arrays and objects (docs/events.md).
+MAX_JSON_DEPTH = 64
 QueryModel = TypeVar("QueryModel", bound=BaseModel)
 BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
 
 async def authorize(request: Request) -> Identity:
+    """The caller's identity, throttled before it is checked unless it was verified recently (api/ratelimit.py)."""
     state = request.app.state
-    identity: Identity = await state.authenticator.identify(
-        request.headers.get("authorization"), request.headers.get("x-workspace-id")
-    )
+    throttle: RequestThrottle = state.throttle
+    authorization = request.headers.get("authorization")
+    verified_before = throttle.admit(authorization, request.client.host if request.client else None,
+                                     request.headers)
+    identity: Identity = await state.authenticator.identify(authorization, request.headers.get("x-workspace-id"))
     request.scope["state"]["credential_kind"] = identity.kind
     # For the request log: the workspace a service credential named (keys resolve theirs in SQL).
     request.scope["state"]["workspace_id"] = identity.claims.get("workspace_id")
-    state.rate_limiter.check(identity.rate_key)
+    if identity.kind != "key":  # checked just now; an API key is verified by the database
+        throttle.verified(credential_digest(authorization))
+    throttle.count(identity, verified_before)
     return identity
 
 
@@ -46,14 +54,35 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         chunks.append(chunk)
     body = b"".join(chunks)
     try:
-        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Decoded strictly first: json.loads(bytes) would let the UTF-8 bytes of a lone surrogate through.
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the body is not valid JSON", code="malformed_json") from None
+        raise ApiError(400, "the body is not valid UTF-8 JSON", code="malformed_json") from None
+    # Deep nesting would exhaust the stack of whatever walks the value next (pydantic, the JSON
+    # encoder, PostgreSQL): refuse it here. Depth cannot exceed the number of brackets, which is cheap to count.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        raise _too_deep()
     # PostgreSQL's jsonb cannot store NUL characters or unpaired surrogates: refuse the request
     # whole, up front (the cheap byte test keeps the walk off the common path).
     if (b"\\u0000" in body or b"\\ud" in body.lower()) and _has_unstorable_text(value):
         raise ApiError(400, "JSON strings must not contain \\u0000 or unpaired surrogates", code="malformed_json")
     return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return False
+    return any(isinstance(node, (dict, list)) for node in level)
+
+
+def _too_deep() -> ApiError:
+    return ApiError(400, f"JSON nests deeper than {MAX_JSON_DEPTH} levels", code="too_deep")
 
 
 def _finite_float(text: str) -> float:

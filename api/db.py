@@ -8,7 +8,7 @@ in as `agentdeck_api` (NOINHERIT): outside that switch it can do nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -16,8 +16,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from api.auth import Identity
-from api.errors import ApiError, from_postgres
+from api.errors import ApiError, from_postgres, to_api_error
 from api.middleware import current_request_id
+from api.ratelimit import RateLimited
 
 if TYPE_CHECKING:
     Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
@@ -55,6 +56,8 @@ class Database:
         self._timeout = str(statement_timeout_ms)
         self._max_waiters = max_waiters
         self._waiting = 0
+        # Told whether the database accepted an API key (the rate limiter's verified identities).
+        self.key_checked: Callable[[Identity, bool], None] = lambda identity, accepted: None
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int, max_size: int, statement_timeout_ms: int,
@@ -75,8 +78,7 @@ class Database:
     async def transaction(self, identity: Identity, *, readonly: bool) -> AsyncIterator[Connection]:
         """A transaction as the identity's request role; database errors leave as ApiError."""
         if self._waiting >= self._max_waiters:
-            raise ApiError(429, "the server is busy; retry shortly", code="backpressure",
-                           headers={"Retry-After": "1"})
+            raise to_api_error(RateLimited("backpressure", 1))  # leaves as ApiError, like every database failure
         self._waiting += 1
         try:
             conn = await self.pool.acquire()
@@ -92,7 +94,13 @@ class Database:
         except ApiError:
             raise
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise from_postgres(exc) from exc
+            error = from_postgres(exc)
+            if identity.kind == "key" and error.status == 401:
+                self.key_checked(identity, False)
+            raise error from exc
+        else:
+            if identity.kind == "key":
+                self.key_checked(identity, True)
         finally:
             await self.pool.release(conn)
 

@@ -1,5 +1,8 @@
-"""The one place that knows HTTP statuses: API errors, SQLSTATE mapping and the error envelope.
+"""The one place that knows HTTP statuses: API errors, the mapping of lower-layer failures, the envelope.
 
+Lower layers raise their own small exceptions (auth: AuthenticationFailed, WorkspaceHeaderInvalid;
+ratelimit: RateLimited; asyncpg's and botocore's errors; ingest rejections as data) and `to_api_error` turns each
+into the one HTTP error the caller sees, as httpx maps its transport exceptions in one function.
 SQL functions raise `AD` + HTTP status (`AD404`, `AD409`, `AD422`), PostgREST-style, with the
 machine code in HINT and JSON details in DETAIL. `42501` (insufficient privilege) is 403.
 """
@@ -11,6 +14,10 @@ import logging
 from typing import Any
 
 import asyncpg
+from botocore.exceptions import BotoCoreError, ClientError
+
+from api.auth import AuthenticationFailed, WorkspaceHeaderInvalid
+from api.ratelimit import RateLimited
 
 log = logging.getLogger("agentdeck.errors")
 
@@ -65,18 +72,74 @@ def internal_error() -> ApiError:
     return ApiError(500, "unexpected error; quote the request id when reporting it")
 
 
+# 429s by what ran out: the message and machine code the caller sees.
+_RATE_LIMITS = {
+    "credential": ("rate limit exceeded for this credential", "rate_limited"),
+    "address": ("too many requests with unverified credentials from this address", "unverified_rate_limited"),
+    "backpressure": ("the server is busy; retry shortly", "backpressure"),
+    "analysis": ("too many analyses are running; retry shortly", "analysis_busy"),
+}
+# How a single-event request answers each ingest rejection; a code not listed is a 422.
+_REJECTION_STATUS = {"seq_not_monotonic": 409, "idempotency_conflict": 409, "seq_conflict": 409,
+                     "session_ended": 409}
+
+
+# What the app's exception handlers pass through to_api_error (anything else is the middleware's 500).
+MAPPED_ERRORS: tuple[type[Exception], ...] = (
+    ApiError, AuthenticationFailed, WorkspaceHeaderInvalid, RateLimited, asyncpg.PostgresError, asyncpg.InterfaceError,
+    BotoCoreError, ClientError,
+)
+
+
+def to_api_error(exc: BaseException) -> ApiError:
+    """Any failure from below the handlers, as the API error the caller sees (500 for the unforeseen)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, AuthenticationFailed):
+        return ApiError(401, str(exc), headers={"WWW-Authenticate": 'Bearer realm="agentdeck"'})
+    if isinstance(exc, WorkspaceHeaderInvalid):
+        return ApiError(400, str(exc), code=exc.code)
+    if isinstance(exc, RateLimited):
+        message, code = _RATE_LIMITS.get(exc.scope, ("rate limit exceeded", "rate_limited"))
+        return ApiError(429, message, code=code, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+        return from_postgres(exc)
+    if isinstance(exc, (BotoCoreError, ClientError)):
+        log.warning("object storage failed: %s", type(exc).__name__)
+        return ApiError(503, "object storage is unavailable; retry later", code="storage_unavailable",
+                        headers={"Retry-After": "1"})
+    log.error("unexpected error %s", type(exc).__name__, exc_info=exc)
+    return internal_error()
+
+
+def rejection_error(rejection: dict[str, Any]) -> ApiError:
+    """A single-event request's answer to its event's ingest rejection."""
+    code = str(rejection.get("code") or "rejected")
+    return ApiError(_REJECTION_STATUS.get(code, 422), str(rejection.get("reason") or code), code=code)
+
+
+def _sql_details(raw: str | None) -> list[Any]:
+    if not raw:
+        return []
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return [raw]
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
 def from_postgres(exc: BaseException) -> ApiError:
     """Map a database exception to the API error the caller sees."""
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate = getattr(exc, "sqlstate", "") or ""
-        if sqlstate.startswith("AD") and sqlstate[2:].isdigit():
-            details: list[Any] = []
-            raw_detail = getattr(exc, "detail", None)
-            if raw_detail:
-                parsed = json.loads(raw_detail)
-                details = parsed if isinstance(parsed, list) else [parsed]
+        if sqlstate.startswith("AD") and sqlstate[2:].isdigit() and 400 <= int(sqlstate[2:]) <= 599:
             return ApiError(int(sqlstate[2:]), str(getattr(exc, "message", exc)), code=getattr(exc, "hint", None),
-                            details=details)
+                            details=_sql_details(getattr(exc, "detail", None)))
+        if sqlstate.startswith("22") or sqlstate == "54001":
+            # A data exception is caused by a value the request sent that validation let through: still
+            # the caller's 4xx, but logged, because the Python layer should have refused it first.
+            log.warning("database refused a request value: sqlstate %s", sqlstate)
+            return ApiError(422, "a value in the request cannot be stored", code="unstorable_value")
         if sqlstate == "42501":
             return ApiError(403, "this credential is not allowed to do that")
         if sqlstate == "57014":

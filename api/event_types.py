@@ -12,11 +12,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from api.timestamps import Timestamp
 
 SCHEMA_VERSION = 1
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# What a browser or HTTP client would follow: scheme://…, protocol-relative //host or \\host, and the
+# schemes that need no slashes; leading whitespace and control characters are skipped as browsers do.
+_URL = re.compile(r"^[\x00-\x20]*([a-zA-Z][a-zA-Z0-9+.-]*://|[/\\]{2}|(javascript|data|vbscript|blob|file):)",
+                  re.IGNORECASE)
 
 
 class _Payload(BaseModel):
@@ -151,6 +156,10 @@ def _contains_url(value: Any) -> bool:
     return False
 
 
+# The rule the type validator below applies, stated for the OpenAPI document (derived, so it cannot drift).
+KNOWN_TYPE_PATTERN = "^(" + "|".join(re.escape(name) for name in PAYLOADS) + r"|custom(\.[a-z0-9_]+)+)$"
+
+
 class EventIn(BaseModel):
     """One event as a client sends it."""
 
@@ -158,9 +167,9 @@ class EventIn(BaseModel):
 
     seq: int = Field(ge=0, le=2**62, strict=True)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
-    type: str = Field(max_length=100)
+    type: str = Field(max_length=100, json_schema_extra={"pattern": KNOWN_TYPE_PATTERN})
     name: str | None = Field(default=None, max_length=500)
-    ts: AwareDatetime | None = None
+    ts: Timestamp | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
     parent_seq: int | None = Field(default=None, ge=0, le=2**62, strict=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import ApiError, internal_error
+from api.errors import ApiError, to_api_error
 
 log = logging.getLogger("agentdeck.request")
 # The current request's id, for what runs below the handler (the request transaction records it).
@@ -48,11 +48,11 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
             if response_started:
                 raise
-            await send_error(send_with_id, internal_error(), request_id)
+            await send_error(send_with_id, to_api_error(exc), request_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+from api.timestamps import Timestamp
 
 TRACE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 SessionStatus = Literal["running", "success", "failure", "error", "cancelled"]
@@ -31,7 +33,7 @@ class TraceCreate(Strict):
     environment: str | None = Field(default=None, max_length=100)
     tags: list[str] = Field(default_factory=list, max_length=50)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    started_at: AwareDatetime | None = None
+    started_at: Timestamp | None = None
 
 
 class EventBatch(Strict):
@@ -113,13 +115,19 @@ class SessionsQuery(Strict):
     agent: str | None = None
     environment: str | None = None
     tag: str | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
     label: str | None = None
     incident_id: str | None = None
     q: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
+
+
+class ProjectQuery(Strict):
+    """The only query parameter of POST events, POST analyze, GET and PUT analysis."""
+
+    project_id: str | None = None
 
 
 class EventsQuery(Strict):
@@ -210,6 +218,7 @@ class StoredAnalysis(BaseModel):
     critical_step: CriticalStep | None
     source: Literal["analyze", "worker", "service"]
     analyzed_at: datetime
+    stored: bool = Field(description="false only from a viewer's POST analyze: computed, not stored")
 
 
 IncidentStatus = Literal["open", "acknowledged", "resolved", "ignored"]
@@ -259,7 +268,11 @@ class IncidentsQuery(Strict):
 class IncidentPatch(Strict):
     """PATCH /api/incidents/{id}: `owner: null` unassigns, an absent field is left as it is."""
 
-    status: IncidentStatus | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    # Absent is allowed, null is not (the validator below): the document says so.
+    status: Annotated[IncidentStatus | None, WithJsonSchema({"enum": list(get_args(IncidentStatus)),
+                                                             "type": "string"})] = None
     owner: UUID | None = None
 
     @model_validator(mode="after")

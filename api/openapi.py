@@ -74,7 +74,7 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
         if op.query is not None:
             properties = op.query.model_json_schema()["properties"]
             required = set(op.query.model_json_schema().get("required", []))
-            parameters += [{"name": name, "in": "query", "required": name in required, "schema": schema}
+            parameters += [{"name": name, "in": "query", "required": name in required, "schema": _without_nul(schema)}
                            for name, schema in properties.items()]
         if parameters:
             entry["parameters"] = parameters
@@ -92,6 +92,17 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _without_nul(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema stating the rule parse_query enforces: no NUL in any string."""
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        return {**schema, "pattern": "^[^\\u0000]*$"}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_without_nul(option) for option in schema["anyOf"]]}
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return {**schema, "items": _without_nul(schema["items"])}
+    return schema
 
 
 def _path_parameters(path: str) -> list[str]:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 
-from api.analysis import analyze_session, store_analysis
+from api.analysis import AnalysisRunner, store_analysis
 from api.auth import Identity
 from api.db import Database
 from api.metrics import Metrics
@@ -21,8 +21,11 @@ log = logging.getLogger("agentdeck.worker")
 
 class AnalysisWorker:
     def __init__(self, db: Database, *, poll_seconds: float = 0.5, lease_seconds: int = 120,
-                 max_attempts: int = 5, metrics: Metrics | None = None) -> None:
+                 max_attempts: int = 5, runner: AnalysisRunner | None = None, metrics: Metrics | None = None
+                 ) -> None:
         self.db = db
+        # Standalone (`agentdeck worker`), the worker gets detector threads of its own.
+        self.runner = runner or AnalysisRunner(db, threads=1, max_pending=1, page_timeout_seconds=lease_seconds)
         self.metrics = metrics
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
@@ -49,7 +52,7 @@ class AnalysisWorker:
         error: str | None = None
         started = time.perf_counter()
         try:
-            result = await analyze_session(self.db, identity, job["trace_id"], job["project_id"])
+            result = await self.runner.analyze_session(identity, job["trace_id"], job["project_id"])
             await store_analysis(self.db, identity, job["trace_id"], job["project_id"], result, "worker")
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried with backoff
             error = f"{type(exc).__name__}: {exc}"[:500]

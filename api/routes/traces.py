@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.context import authorize, json_text, parse_body, parse_query, read_json, validation_details
-from api.errors import ApiError
+from api.errors import ApiError, rejection_error
 from api.event_types import EventIn, event_for_sql, validate_event
 from api.models import (
     TRACE_ID_PATTERN,
@@ -20,15 +20,13 @@ from api.models import (
     EventBatch,
     EventsPage,
     EventsQuery,
+    ProjectQuery,
     Session,
     TraceCreate,
 )
 from api.openapi import Operation
 
 _TRACE_ID = re.compile(TRACE_ID_PATTERN)
-# How a single-event request answers each rejection.
-_SINGLE_STATUS = {"seq_not_monotonic": 409, "idempotency_conflict": 409, "seq_conflict": 409, "session_ended": 409,
-                  "unknown_artifact": 422}
 
 
 def trace_id_of(request: Request) -> str:
@@ -73,7 +71,7 @@ async def append_events(request: Request) -> Response:
     identity = await authorize(request)
     trace_id = trace_id_of(request)
     settings = request.app.state.settings
-    project_id = request.query_params.get("project_id")
+    project_id = parse_query(ProjectQuery, request).project_id
     batch, single = _split_batch(await read_json(request, settings.max_body_bytes), settings.max_batch_events)
     valid, invalid = [], []
     for index, raw in enumerate(batch):
@@ -90,8 +88,7 @@ async def append_events(request: Request) -> Response:
         if invalid:
             raise ApiError(422, "the event failed schema validation", details=invalid[0]["details"])
         if result["rejected"]:
-            rejection = result["rejected"][0]
-            raise ApiError(_SINGLE_STATUS[rejection["code"]], rejection["reason"], code=rejection["code"])
+            raise rejection_error(result["rejected"][0])
     result["rejected"] = sorted(result["rejected"] + invalid, key=lambda r: r["index"])
     status = 201 if single and result["accepted"] else 200
     return json_text(json.dumps(result), status=status)
@@ -118,7 +115,7 @@ operations = [
     Operation("post", "/api/traces", "Create a trace session (idempotent with a client-chosen id)",
               {201: Session, 200: Session}, body=(TraceCreate,)),
     Operation("post", "/api/traces/{trace_id}/events", "Append one event or a batch",
-              {200: BatchResult, 201: BatchResult}, body=(EventIn, EventBatch)),
+              {200: BatchResult, 201: BatchResult}, body=(EventIn, EventBatch), query=ProjectQuery),
     Operation("get", "/api/traces/{trace_id}/events", "Read a session's events in seq order",
               {200: EventsPage}, query=EventsQuery),
 ]

@@ -1,5 +1,5 @@
--- Analyses: readable and writable by whoever can read the session (a result is a pure function of
--- its events). The job queue is reached only through security definer functions.
+-- Analyses: readable by whoever can read the session, written by whoever may write to its project
+-- (a viewer's POST analyze returns its result unstored). The job queue is reached only through security definer functions.
 
 alter table app.analyses enable row level security;
 alter table app.analyses force row level security;
@@ -12,8 +12,9 @@ drop policy if exists analyses_visible on app.analyses;
 create policy analyses_visible on app.analyses
 to authenticated, agentdeck_key, service_role
 using ((workspace_id, project_id) in (select * from internal.visible_projects()))
-with check ((workspace_id, project_id) in (select * from internal.visible_projects()));
-comment on policy analyses_visible on app.analyses is 'Analyses of the projects the credential sees.';
+with check ((workspace_id, project_id) in (select * from internal.writable_projects()));
+comment on policy analyses_visible on app.analyses is
+'Analyses of the projects the credential sees; written only where it may write (viewers never).';
 
 alter table app.analysis_jobs enable row level security;
 alter table app.analysis_jobs force row level security;

@@ -28,6 +28,9 @@ def settings_for(database_url: str, **overrides: str) -> Settings:
         "AGENTDECK_SERVICE_TOKEN": SERVICE_TOKEN,
         "AGENTDECK_RATE_PER_SECOND": "100000",
         "AGENTDECK_RATE_BURST": "100000",
+        # Tests deliberately fail authentication from one address; tests/api/test_throttling.py lowers these.
+        "AGENTDECK_UNVERIFIED_RATE_PER_SECOND": "100000",
+        "AGENTDECK_UNVERIFIED_BURST": "100000",
         **overrides,
     }
     return load_settings(env)

@@ -13,7 +13,8 @@ from starlette.types import ASGIApp
 class RunningServer:
     def __init__(self, app: ASGIApp) -> None:
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                     lifespan="on", access_log=False))
+                                                     lifespan="on", access_log=False,
+                                                     proxy_headers=False))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self.base_url = ""
 
