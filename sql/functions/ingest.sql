@@ -35,7 +35,8 @@ declare
     found app.trace_sessions[];
     locked app.trace_sessions;
 begin
-    -- The explicit visibility filter repeats RLS on purpose: Supabase's service_role bypasses RLS.
+    -- The explicit visibility filter is the check: writers call this as the owner, and Supabase's
+    -- service_role bypasses RLS.
     select array_agg(s)
     into found
     from app.trace_sessions as s
@@ -54,9 +55,7 @@ begin
     if not for_write then
         return found[1];
     end if;
-    if (found[1].workspace_id, found[1].project_id) not in (select * from internal.writable_projects()) then
-        raise exception using errcode = 'AD403', hint = 'read_only', message = 'this credential may not write here';
-    end if;
+    perform internal.require_visible_project(found[1].workspace_id, found[1].project_id, true);
     select s.* into strict locked
     from app.trace_sessions as s
     where
@@ -92,7 +91,7 @@ $$;
 comment on function internal.notify_stream(text, bigint) is 'Wakes stream listeners (delivered on commit).';
 
 create or replace function api.create_trace(body jsonb) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -104,7 +103,8 @@ declare
     first_position bigint;
 begin
     perform internal.require_identity();
-    if internal.claim('role') = 'agentdeck_key' then
+    perform internal.record_key_use();
+    if internal.request_role() = 'agentdeck_key' then
         select v.workspace_id, v.project_id into target_workspace, target_project
         from internal.visible_projects() as v
         where target_project is null or v.project_id = target_project;
@@ -164,7 +164,7 @@ comment on function api.create_trace(jsonb) is
 'POST /api/traces: creates a session, or returns the existing one for a retried create with the same body.';
 
 create or replace function api.append_events(trace_id text, project_id text, events jsonb) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 -- One call per batch. `events` holds the schema-valid events, each with its request `index`;
@@ -193,6 +193,7 @@ declare
     first_position bigint;
 begin
     perform internal.require_identity();
+    perform internal.record_key_use();
     s := internal.find_session(append_events.trace_id, append_events.project_id, true);
     running_max := coalesce(s.last_seq, -1);
     ended := s.status <> 'running';
@@ -365,6 +366,7 @@ comment on function api.append_events(text, text, jsonb) is
 revoke all on function internal.session_json(app.trace_sessions), internal.find_session(text, text, boolean),
 internal.take_positions(text, integer), internal.notify_stream(text, bigint), api.create_trace(jsonb),
 api.append_events(text, text, jsonb) from public;
+-- The writers are security definer: they check the credential themselves (find_session, the
+-- writable projects) and write as the owner. Positions and wake-ups are theirs alone.
 grant execute on function internal.session_json(app.trace_sessions), internal.find_session(text, text, boolean),
-internal.take_positions(text, integer), internal.notify_stream(text, bigint), api.create_trace(jsonb),
-api.append_events(text, text, jsonb) to authenticated, agentdeck_key, service_role;
+api.create_trace(jsonb), api.append_events(text, text, jsonb) to authenticated, agentdeck_key, service_role;
