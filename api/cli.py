@@ -66,7 +66,7 @@ async def _with_admin(settings: Settings, action: Callable[[asyncpg.Connection],
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
-    applied = asyncio.run(migrate(database_url(settings)))
+    applied = asyncio.run(migrate(database_url(settings), lock_timeout_ms=settings.migrate_lock_timeout_ms))
     _emit(args, {"applied": applied}, f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
@@ -116,7 +116,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
     settings = dataclasses.replace(settings, dev_mode=True)
     settings = with_local_secrets(settings)
     url = database_url(settings)
-    asyncio.run(migrate(url))
+    asyncio.run(migrate(url, lock_timeout_ms=settings.migrate_lock_timeout_ms))
     created = asyncio.run(_with_admin(dataclasses.replace(settings, database_url=url), _bootstrap))
     base = f"http://{settings.host}:{settings.port}"
     if created is not None:
@@ -137,7 +137,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     settings = with_local_secrets(settings)
     url = database_url(settings)
     if not args.no_migrate:
-        asyncio.run(migrate(url))
+        asyncio.run(migrate(url, lock_timeout_ms=settings.migrate_lock_timeout_ms))
     _serve(settings, url)
 
 

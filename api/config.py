@@ -203,6 +203,9 @@ class Settings:
     run_worker: bool = field(default=True)
     artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
+    # Migrations (#14): how long a migration waits for a table lock before giving up with a
+    # message (AGENTDECK_MIGRATE_LOCK_TIMEOUT_MS), so a deploy never queues traffic behind it.
+    migrate_lock_timeout_ms: int = field(default=5000)
 
     @property
     def embedded(self) -> bool:
@@ -259,4 +262,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         run_worker=(env.get("AGENTDECK_WORKER") or "1") not in ("0", "false", "no"),
         artifacts=_artifact_settings(env),
         stream=_stream_settings(env),
+        migrate_lock_timeout_ms=_int(env, "AGENTDECK_MIGRATE_LOCK_TIMEOUT_MS", 5000, minimum=1),
     )
