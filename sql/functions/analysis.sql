@@ -87,7 +87,7 @@ declare
     found jsonb;
 begin
     perform internal.require_identity();
-    s := internal.find_session(get_analysis.trace_id, get_analysis.project_id, false);
+    s := internal.visible_session(get_analysis.trace_id, get_analysis.project_id);
     select internal.analysis_json(a) into found
     from app.analyses as a
     where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id;

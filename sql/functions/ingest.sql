@@ -25,15 +25,12 @@ as $$
 $$;
 comment on function internal.session_json(app.trace_sessions) is 'The API representation of a session.';
 
-create or replace function internal.find_session(
-    trace_id text, project_id text, for_write boolean
-) returns app.trace_sessions
-language plpgsql volatile
+create or replace function internal.visible_session(trace_id text, project_id text) returns app.trace_sessions
+language plpgsql stable
 set search_path = ''
 as $$
 declare
     found app.trace_sessions[];
-    locked app.trace_sessions;
 begin
     -- The explicit visibility filter is the check: writers call this as the owner, and Supabase's
     -- service_role bypasses RLS.
@@ -41,33 +38,49 @@ begin
     into found
     from app.trace_sessions as s
     where
-        s.trace_id = find_session.trace_id
-        and (find_session.project_id is null or s.project_id = find_session.project_id)
+        s.trace_id = visible_session.trace_id
+        and (visible_session.project_id is null or s.project_id = visible_session.project_id)
         and (s.workspace_id, s.project_id) in (select * from internal.visible_projects());
     if found is null then
         raise exception using errcode = 'AD404', hint = 'trace_not_found',
-            message = format('trace %s not found', find_session.trace_id);
+            message = format('trace %s not found', visible_session.trace_id);
     end if;
     if cardinality(found) > 1 then
         raise exception using errcode = 'AD409', hint = 'ambiguous_trace_id',
-            message = format('trace id %s names sessions in several projects; pass project_id', find_session.trace_id);
+            message = format('trace id %s names sessions in several projects; pass project_id', visible_session.trace_id);
     end if;
+    return found[1];
+end
+$$;
+comment on function internal.visible_session(text, text) is
+'The caller''s session by id: 404 if invisible, 409 if the id is ambiguous across its projects.';
+
+create or replace function internal.find_session(
+    trace_id text, project_id text, for_write boolean
+) returns app.trace_sessions
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+    found app.trace_sessions := internal.visible_session(find_session.trace_id, find_session.project_id);
+    locked app.trace_sessions;
+begin
     if not for_write then
-        return found[1];
+        return found;
     end if;
-    perform internal.require_visible_project(found[1].workspace_id, found[1].project_id, true);
+    perform internal.require_visible_project(found.workspace_id, found.project_id, true);
     select s.* into strict locked
     from app.trace_sessions as s
     where
-        s.workspace_id = found[1].workspace_id
-        and s.project_id = found[1].project_id
-        and s.trace_id = found[1].trace_id
+        s.workspace_id = found.workspace_id
+        and s.project_id = found.project_id
+        and s.trace_id = found.trace_id
     for update;
     return locked;
 end
 $$;
 comment on function internal.find_session(text, text, boolean) is
-'The caller''s session by id (404 if invisible, 409 if ambiguous); for writes, checked writable and locked.';
+'For the writing api functions: the caller''s session (internal.visible_session), checked writable and locked.';
 
 create or replace function internal.take_positions(workspace_id text, n integer) returns bigint
 language sql volatile
@@ -363,10 +376,10 @@ $$;
 comment on function api.append_events(text, text, jsonb) is
 'POST /api/traces/{id}/events: classifies a batch in order, stores the accepted events in one insert, positions them.';
 
-revoke all on function internal.session_json(app.trace_sessions), internal.find_session(text, text, boolean),
-internal.take_positions(text, integer), internal.notify_stream(text, bigint), api.create_trace(jsonb),
-api.append_events(text, text, jsonb) from public;
+revoke all on function internal.session_json(app.trace_sessions), internal.visible_session(text, text),
+internal.find_session(text, text, boolean), internal.take_positions(text, integer),
+internal.notify_stream(text, bigint), api.create_trace(jsonb), api.append_events(text, text, jsonb) from public;
 -- The writers are security definer: they check the credential themselves (find_session, the
--- writable projects) and write as the owner. Positions and wake-ups are theirs alone.
-grant execute on function internal.session_json(app.trace_sessions), internal.find_session(text, text, boolean),
+-- writable projects) and write as the owner. Locking sessions, positions and wake-ups are theirs alone.
+grant execute on function internal.session_json(app.trace_sessions), internal.visible_session(text, text),
 api.create_trace(jsonb), api.append_events(text, text, jsonb) to authenticated, agentdeck_key, service_role;

@@ -3,7 +3,7 @@
 -- write privilege on any table of app (whatever issue added it) and execute no writing helper;
 -- the api functions that write check write permission themselves.
 begin;
-select plan(28);
+select plan(29);
 select tests.seed();
 
 -- Forged claims: a claim can never choose a role, nor broaden what a role sees.
@@ -105,15 +105,23 @@ select tests.authenticate_as_service('ws_a');
 select is_empty('select * from pg_temp.dml_let_through()', 'the service''s too');
 reset role;
 
--- Functions. A request role executes no volatile helper (internal.find_session's lock needs an
--- update grant it lacks, so only its read path works) and nothing the owner keeps.
+-- Functions. A request role executes no volatile helper: every writer is the owner's.
 select is_empty(
     $$ select format('%s may execute %s', r.role, p.oid::regprocedure)
        from pg_proc as p inner join pg_namespace as n on p.pronamespace = n.oid
        cross join unnest(array['authenticated', 'agentdeck_key', 'service_role']) as r (role)
-       where n.nspname = 'internal' and p.provolatile = 'v' and has_function_privilege(r.role, p.oid, 'execute')
-           and p.oid <> 'internal.find_session(text, text, boolean)'::regprocedure $$,
+       where n.nspname = 'internal' and p.provolatile = 'v' and has_function_privilege(r.role, p.oid, 'execute') $$,
     'no request role may execute a volatile internal function (writers are the owner''s)'
+);
+-- Honest volatility: a stable or immutable function calls nothing more volatile than itself.
+select is_empty(
+    $$ select format('%s (%s) calls %s (%s)', f.oid::regprocedure, f.provolatile, h.oid::regprocedure, h.provolatile)
+       from pg_proc as f inner join pg_namespace as fn on f.pronamespace = fn.oid
+       cross join pg_proc as h inner join pg_namespace as hn on h.pronamespace = hn.oid
+       where fn.nspname in ('api', 'internal') and hn.nspname in ('api', 'internal')
+           and position(f.provolatile in 'isv') < position(h.provolatile in 'isv')
+           and f.prosrc like '%' || hn.nspname || '.' || h.proname || '(%' $$,
+    'no stable or immutable api or internal function calls a more volatile one'
 );
 select ok(
     not has_function_privilege('authenticated', 'internal.write_audit(text, text, text, text, text, jsonb, jsonb, text)',

@@ -2,7 +2,7 @@
 -- naming A still sees and changes only A through every api function: their explicit workspace
 -- checks hold on their own, without RLS. A and B hold rows with the same ids, so a missing check shows.
 begin;
-select plan(26);
+select plan(27);
 select tests.seed();
 
 create function pg_temp.populate(ws text, proj text) returns void
