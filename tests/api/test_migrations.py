@@ -265,3 +265,19 @@ def test_pending_names_definition_files_not_applied_as_shipped(empty_database: s
     stream = tree / "functions" / "stream.sql"
     stream.write_text(stream.read_text() + "\n-- a newer build\n")
     assert asyncio.run(pending_now()) == ["functions/stream.sql"]
+
+
+def test_a_start_that_changes_nothing_takes_no_table_lock(empty_database: str) -> None:
+    asyncio.run(migrate(empty_database))
+
+    async def scenario() -> list[str]:
+        holder = await asyncpg.connect(empty_database)
+        try:
+            async with holder.transaction():
+                await holder.execute("lock table app.events, app.trace_sessions in access exclusive mode")
+                # lock_timeout is short: any lock on those tables would fail this run.
+                return await asyncio.wait_for(migrate(empty_database, lock_timeout_ms=50), 120)
+        finally:
+            await holder.close()
+
+    assert asyncio.run(scenario()) == []
