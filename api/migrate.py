@@ -5,10 +5,10 @@
    sha256; an applied file whose checksum changed stops the run, and so does a pending file
    numbered below the last applied one (branches merged out of order).
 3. `sql/functions/*.sql` then `sql/policies/*.sql` (the definitions), re-applied together in one
-   transaction, only when one of them changed (or a schema file was applied). In that same
-   transaction every function of `api`/`internal` and every policy on an `app` table that the
-   files did not (re)create (its catalog row is unchanged) is dropped: what left `sql/` leaves
-   the database.
+   transaction, only when one of them changed (or a schema file was applied). Function grants
+   are reset first, so the files' grants are the only ones. In that same transaction every
+   function of `api`/`internal` and every policy on an `app` table that the files did not
+   (re)create (its catalog row is unchanged) is dropped: what left `sql/` leaves the database.
 
 Every transaction sets `lock_timeout`: a migration waiting behind a long transaction gives up
 (nothing changed, a message naming the blockers) instead of queueing all traffic behind it.
@@ -54,19 +54,27 @@ grant usage on schema meta to agentdeck_api;
 grant select on meta.schema_migrations, meta.definition_files to agentdeck_api;
 """
 
-# The functions and policies the definition files own, each with its catalog row's xmin: a row the
-# files did not (re)create while being applied keeps the xmin it had before, so it left sql/.
-# Policies sort first: they may name functions.
+# The functions and policies the definition files own, each with its catalog row's ctid: a row the
+# files did not (re)create or re-grant while being applied keeps its ctid (any update moves the
+# row), so it left sql/. Policies sort first: they may name functions. `create or replace function`
+# keeps a function's grants, so each apply first revokes them all: a grant sql/ no longer makes is
+# gone from an upgraded database as from a fresh one.
 _MANAGED_OBJECTS = """
-select 0 as rank, p.oid, p.xmin::text as xmin, format('drop policy %I on %I.%I', p.polname, n.nspname, c.relname)
-    as drop_statement
+select
+    0 as rank, p.oid, p.ctid::text as ctid,
+    format('drop policy %I on %I.%I', p.polname, n.nspname, c.relname) as drop_statement,
+    null as revoke_statement
 from pg_catalog.pg_policy as p
 inner join pg_catalog.pg_class as c on p.polrelid = c.oid
 inner join pg_catalog.pg_namespace as n on c.relnamespace = n.oid
 where n.nspname = 'app'
 union all
-select 1, p.oid, p.xmin::text,
-    format('drop %s %s', case p.prokind when 'p' then 'procedure' else 'function' end, p.oid::regprocedure)
+select
+    1, p.oid, p.ctid::text, format('drop routine %s', p.oid::regprocedure),
+    format(
+        'revoke all on routine %s from public, authenticated, agentdeck_key, service_role, anon, agentdeck_api',
+        p.oid::regprocedure
+    )
 from pg_catalog.pg_proc as p
 inner join pg_catalog.pg_namespace as n on p.pronamespace = n.oid
 where
@@ -193,14 +201,17 @@ async def _migrate_locked(conn: asyncpg.Connection, root: Path, files: list[Sche
     if not done and recorded == {name: checksum for name, (_, checksum) in definitions.items()}:
         return done  # nothing to re-apply: no lock is taken on a start that changes nothing
     async with _owner_transaction(conn, "sql/functions and sql/policies", lock_timeout_ms):
-        before = {(r["oid"], r["xmin"]) for r in await conn.fetch(_MANAGED_OBJECTS)}
+        for row in await conn.fetch(_MANAGED_OBJECTS):
+            if row["revoke_statement"] is not None:
+                await conn.execute(row["revoke_statement"])
+        before = {(r["oid"], r["ctid"]) for r in await conn.fetch(_MANAGED_OBJECTS)}
         # Files apply in name order; bodies may call functions defined in a later file (as pg_dump does).
         await conn.execute("set local check_function_bodies = off")
         for path, _ in definitions.values():
             await conn.execute(path.read_text())
         # No cascade: a dependency that sql/ does not know of stops the run instead of vanishing with it.
         for row in await conn.fetch(_MANAGED_OBJECTS):
-            if (row["oid"], row["xmin"]) in before:
+            if (row["oid"], row["ctid"]) in before:
                 await conn.execute(row["drop_statement"])
         await conn.execute("delete from meta.definition_files")
         await conn.executemany(

@@ -17,10 +17,15 @@ from api.migrate import MigrationError, definition_files, migrate, pending, sche
 
 _CATALOG = """
 select md5(string_agg(item, ',' order by item)) from (
-    select 'fn:' || p.oid::regprocedure::text || md5(p.prosrc) as item
+    select 'fn:' || p.oid::regprocedure::text || md5(p.prosrc) || p.provolatile::text || p.prosecdef::text
+        || coalesce(p.proacl::text, '') as item
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname in ('app', 'api', 'internal')
     union all
-    select 'pol:' || tablename || '.' || policyname || qual || coalesce(with_check, '') from pg_policies
+    select 'pol:' || tablename || '.' || policyname || cmd || roles::text || coalesce(qual, '')
+        || coalesce(with_check, '') from pg_policies
+    union all
+    select 'acl:' || c.relname || coalesce(c.relacl::text, '') from pg_class c join pg_namespace n
+        on n.oid = c.relnamespace where n.nspname = 'app'
     union all
     select 'col:' || table_schema || '.' || table_name || '.' || column_name from information_schema.columns
     where table_schema = 'app'
@@ -281,3 +286,30 @@ def test_a_start_that_changes_nothing_takes_no_table_lock(empty_database: str) -
             await holder.close()
 
     assert asyncio.run(scenario()) == []
+
+
+def test_an_upgrade_from_the_previous_runner_ends_as_a_fresh_database(empty_database: str, database_url: str) -> None:
+    asyncio.run(migrate(empty_database))
+
+    async def as_before() -> None:
+        # What the previous runner and sql/ left behind: helper and table grants that sql/ no longer
+        # makes (create or replace keeps a function's grants), a policy since removed, no checksums.
+        conn = await asyncpg.connect(empty_database)
+        try:
+            await conn.execute("""
+                grant execute on function internal.write_audit(text, text, text, text, text, jsonb, jsonb, text),
+                    internal.emit_stream_message(text, text, text, text, jsonb) to authenticated;
+                grant insert on app.events to authenticated;
+                create policy events_insert on app.events for insert to authenticated with check (true);
+                delete from meta.definition_files;
+            """)
+        finally:
+            await conn.close()
+
+    asyncio.run(as_before())
+    assert asyncio.run(_fetchval(empty_database, _CATALOG)) != asyncio.run(_fetchval(database_url, _CATALOG))
+    asyncio.run(migrate(empty_database))
+    assert asyncio.run(_fetchval(empty_database, _CATALOG)) == asyncio.run(_fetchval(database_url, _CATALOG))
+    refused = "select has_function_privilege('authenticated', 'internal.write_audit(text, text, text, text, text," \
+              " jsonb, jsonb, text)', 'execute')"
+    assert asyncio.run(_fetchval(empty_database, refused)) is False
