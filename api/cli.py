@@ -134,7 +134,8 @@ def _admin(settings: Settings, action: Callable[[asyncpg.Connection], Awaitable[
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
-    applied = asyncio.run(migrate(database_url(settings, create=True)))
+    url = database_url(settings, create=True)
+    applied = asyncio.run(migrate(url, lock_timeout_ms=settings.migrate_lock_timeout_ms))
     _emit(args, {"applied": applied}, f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
@@ -259,7 +260,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
     """Migrate, bootstrap a default workspace once (dev only), say how to get in, serve."""
     settings = with_local_secrets(dataclasses.replace(_listen(settings, args), dev_mode=True), create=True)
     url = database_url(settings, create=True)
-    asyncio.run(migrate(url))
+    asyncio.run(migrate(url, lock_timeout_ms=settings.migrate_lock_timeout_ms))
     boot = asyncio.run(_with_admin(url, _bootstrap))
     _bootstrap_report(settings, boot, f"http://{settings.host}:{settings.port}")
     _serve(dataclasses.replace(settings, database_url=url), url)
@@ -269,7 +270,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     settings = with_local_secrets(_listen(settings, args), create=True)
     url = database_url(settings, create=True)
     if not args.no_migrate:
-        asyncio.run(migrate(url))
+        asyncio.run(migrate(url, lock_timeout_ms=settings.migrate_lock_timeout_ms))
     _serve(settings, url)
 
 

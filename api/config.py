@@ -217,6 +217,9 @@ class Settings:
     metrics_enabled: bool = field(default=False)
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = field(default="text")
+    # Migrations (#14): how long a migration waits for a table lock before giving up with a
+    # message (AGENTDECK_MIGRATE_LOCK_TIMEOUT_MS), so a deploy never queues traffic behind it.
+    migrate_lock_timeout_ms: int = field(default=5000)
 
     @property
     def embedded(self) -> bool:
@@ -278,6 +281,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unverified_rate_per_second=_float(env, "AGENTDECK_UNVERIFIED_RATE_PER_SECOND", 5.0),
         unverified_burst=_int(env, "AGENTDECK_UNVERIFIED_BURST", 50, minimum=1),
         trusted_proxies=_networks(env, "AGENTDECK_TRUSTED_PROXIES"),
+        migrate_lock_timeout_ms=_int(env, "AGENTDECK_MIGRATE_LOCK_TIMEOUT_MS", 5000, minimum=1),
         **_operations_settings(env),
     )
 

@@ -20,13 +20,13 @@ comment on function internal.analysis_json(app.analyses) is 'The API representat
 
 create or replace function api.store_analysis(trace_id text, project_id text, result jsonb, source text)
 returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 -- The one write path for results: POST …/analyze (source 'analyze'), the worker ('worker') and
--- PUT …/analysis ('service'). Anyone who can read a session may analyse it: the result is a pure
--- function of its events. Only a writer stores it (a viewer gets it back with "stored": false);
--- results written by the workflow (worker, PUT) need the service role.
+-- PUT …/analysis ('service'). Storing needs write permission on the project (an API key of it, a
+-- member who is not a viewer, the service): a viewer's analyze is computed and returned, never
+-- stored (docs/database.md). Results written by the workflow (worker, PUT) need the service role.
 declare
     s app.trace_sessions;
     stored app.analyses;
@@ -34,11 +34,12 @@ declare
     message jsonb;
 begin
     perform internal.require_identity();
-    if store_analysis.source in ('worker', 'service') and internal.claim('role') <> 'service_role' then
+    perform internal.record_key_use();
+    if store_analysis.source in ('worker', 'service') and internal.request_role() is distinct from 'service_role' then
         raise exception using errcode = 'AD403', hint = 'service_only',
             message = 'only the service credential may store workflow analyses';
     end if;
-    s := internal.find_session(store_analysis.trace_id, store_analysis.project_id, false);
+    s := internal.visible_session(store_analysis.trace_id, store_analysis.project_id);
     if (s.workspace_id, s.project_id) not in (select w.workspace_id, w.project_id from internal.writable_projects() as w)
         then
         -- A viewer may run the detectors (POST analyze) but writes nothing: the result comes back unstored.
@@ -54,6 +55,8 @@ begin
             'stored', false
         );
     end if;
+    -- Checked writable and locked: re-analyses of one session queue here.
+    s := internal.find_session(store_analysis.trace_id, store_analysis.project_id, true);
     if store_analysis.source = 'service' then
         select internal.analysis_json(a) into previous
         from app.analyses as a
@@ -90,7 +93,7 @@ begin
 end
 $$;
 comment on function api.store_analysis(text, text, jsonb, text) is
-'Stores a session''s analysis, clusters it into incidents, streams analysis.completed; a viewer''s result is returned unstored; PUT (audited) and worker: service only.';
+'Stores a session''s analysis (write permission), clusters it, streams analysis.completed; a viewer''s result is returned unstored; PUT (audited) and worker: service only.';
 
 create or replace function api.get_analysis(trace_id text, project_id text) returns jsonb
 language plpgsql stable
@@ -101,7 +104,7 @@ declare
     found jsonb;
 begin
     perform internal.require_identity();
-    s := internal.find_session(get_analysis.trace_id, get_analysis.project_id, false);
+    s := internal.visible_session(get_analysis.trace_id, get_analysis.project_id);
     select internal.analysis_json(a) into found
     from app.analyses as a
     where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id;
@@ -188,8 +191,8 @@ revoke all on function internal.analysis_json(app.analyses), api.store_analysis(
 api.get_analysis(text, text), internal.enqueue_analysis(text, text, text), internal.claim_analysis_job(integer),
 internal.finish_analysis_job(text, text, text, text, integer) from public;
 grant execute on function internal.analysis_json(app.analyses), api.store_analysis(text, text, jsonb, text),
-api.get_analysis(text, text), internal.enqueue_analysis(text, text, text)
-to authenticated, agentdeck_key, service_role;
+api.get_analysis(text, text) to authenticated, agentdeck_key, service_role;
+-- internal.enqueue_analysis is the owner's: api.append_events (security definer) calls it.
 -- The worker's own connection (the pool login role) takes and finishes jobs across workspaces.
 grant execute on function internal.claim_analysis_job(integer),
 internal.finish_analysis_job(text, text, text, text, integer) to agentdeck_api;

@@ -3,7 +3,7 @@
 -- plpgsql throughout, so bodies may name helpers that files sorted after this one define.
 
 create or replace function api.artifact_session(trace_id text, project_id text) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -18,7 +18,7 @@ comment on function api.artifact_session(text, text) is
 'Before an upload: the writable session it attaches to (404 if invisible, 403 if read-only), whose prefix it goes to.';
 
 create or replace function api.record_artifact(trace_id text, project_id text, artifact jsonb) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -26,6 +26,7 @@ declare
     created app.artifacts;
 begin
     perform internal.require_identity();
+    perform internal.record_key_use();
     -- Checked again: the credential may have been revoked, or the session deleted, while the bytes streamed.
     s := internal.find_session(record_artifact.trace_id, record_artifact.project_id, true);
     insert into app.artifacts (

@@ -15,19 +15,15 @@ create or replace function internal.write_audit(
 language plpgsql volatile security definer
 set search_path = ''
 as $$
--- The only way into app.audit_log: the actor comes from the request's own credential, never from
--- the caller, and only for a project the credential sees.
+-- The only way into app.audit_log, executable by the owner alone: the writing api functions call
+-- it after their own checks. The actor comes from the request's role and claims, never from the
+-- caller, and only for a project the request may write to.
 declare
     actor_kind text;
     actor_id text;
 begin
-    if (write_audit.workspace_id, write_audit.project_id) not in (select * from internal.visible_projects()) then
-        raise exception using errcode = '42501', message = format(
-            'project %s of workspace %s is not visible to this credential', write_audit.project_id,
-            write_audit.workspace_id
-        );
-    end if;
-    case internal.claim('role')
+    perform internal.require_visible_project(write_audit.workspace_id, write_audit.project_id, true);
+    case internal.request_role()
         when 'authenticated' then
             actor_kind := 'user';
             actor_id := auth.uid()::text;
@@ -49,11 +45,10 @@ begin
 end
 $$;
 comment on function internal.write_audit(text, text, text, text, text, jsonb, jsonb, text) is
-'Appends one audit-log row for the current credential (actor resolved here) in a project it sees.';
+'Appends one audit-log row for the current request (actor resolved here) in a project (or workspace) it may write to.';
 
 revoke all on function internal.request_id(), internal.write_audit(text, text, text, text, text, jsonb, jsonb, text)
 from public;
 grant execute on function internal.request_id() to authenticated, agentdeck_key, service_role;
--- Definer callers (clustering) write as the owner; keys never write audit rows themselves.
-grant execute on function internal.write_audit(text, text, text, text, text, jsonb, jsonb, text)
-to authenticated, service_role;
+-- internal.write_audit is the owner's alone: no request role can write a row with an action, a
+-- state or a request id of its choosing.

@@ -218,7 +218,8 @@ as $$
 -- Called by api.store_analysis right after it stored the session's analysis: the analysis row lock
 -- serialises re-analyses of one session, so its links are read here without a race. Counts are
 -- adjusted by deltas while the incident row is locked; first and last seen are min and max of the
--- remaining links (an index probe each). Definer: requests cannot write incidents directly.
+-- remaining links (an index probe each). Definer, executable by the owner alone: requests reach
+-- it only through api.store_analysis, after its write check.
 declare
     change record;
     incident app.incidents;
@@ -226,12 +227,7 @@ declare
     reopens boolean;
     changed app.incidents[] := '{}';
 begin
-    if (cluster_analysis.workspace_id, cluster_analysis.project_id) not in (select * from internal.visible_projects()) then
-        raise exception using errcode = '42501', message = format(
-            'project %s of workspace %s is not visible to this credential', cluster_analysis.project_id,
-            cluster_analysis.workspace_id
-        );
-    end if;
+    perform internal.require_visible_project(cluster_analysis.workspace_id, cluster_analysis.project_id, true);
     for change in
         select
             coalesce(f.fingerprint, linked.fingerprint) as fingerprint,
@@ -344,5 +340,4 @@ internal.label_specificity(text),
 internal.incident_min_confidence(text), internal.session_failures(text, text, text, numeric),
 internal.lock_incident(text, text, text, text, text, text, text, timestamptz),
 internal.cluster_analysis(text, text, text) from public;
--- Everything else runs as the owner, inside this definer: requests cannot write incidents directly.
-grant execute on function internal.cluster_analysis(text, text, text) to authenticated, agentdeck_key, service_role;
+-- All of these are the owner's: api.store_analysis (security definer) runs clustering after its checks.

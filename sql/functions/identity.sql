@@ -1,8 +1,9 @@
 -- Who is asking: the request's credential resolved to workspaces and projects, once per statement.
--- Claims are set by the API for each transaction (api/db.py):
---   console user  {"role": "authenticated", "sub": "<uuid>", ...}
---   API key       {"role": "agentdeck_key", "key_hash": "<sha256 hex>"}
---   service       {"role": "service_role", "workspace_id": "ws_..."}
+-- The kind of credential is the role the transaction runs as (SET ROLE), never a claim: claims
+-- only say which user, key or workspace. The API sets both for each transaction (api/db.py):
+--   console user  role authenticated, claims {"role": "authenticated", "sub": "<uuid>", ...}
+--   API key       role agentdeck_key, claims {"role": "agentdeck_key", "key_hash": "<sha256 hex>"}
+--   service       role service_role,  claims {"role": "service_role", "workspace_id": "ws_..."}
 
 -- These helpers are plpgsql, not sql: plpgsql caches its plans per connection, whereas a
 -- non-inlinable sql function (security definer, or with SET) is planned again on every call,
@@ -15,12 +16,25 @@ as $$
 $$;
 comment on function internal.claim(text) is 'One claim of the current request, or null (inlinable: no SET clause).';
 
+create or replace function internal.request_role() returns text
+language sql stable
+as $$
+    -- current_setting('role') is what SET ROLE chose; a security definer function changes
+    -- current_user but not this, so helpers running as the owner still see the request's role.
+    select case
+        when pg_catalog.current_setting('role') in ('authenticated', 'agentdeck_key', 'service_role')
+            then pg_catalog.current_setting('role')
+    end
+$$;
+comment on function internal.request_role() is
+'The request role the transaction runs as (authenticated, agentdeck_key, service_role), else null. Never a claim.';
+
 create or replace function internal.visible_workspaces() returns setof text
 language plpgsql stable security definer
 set search_path = ''
 as $$
 begin
-    case internal.claim('role')
+    case internal.request_role()
         when 'authenticated' then
             return query select m.workspace_id from app.workspace_members as m where m.user_id = auth.uid();
         when 'agentdeck_key' then
@@ -44,7 +58,7 @@ language plpgsql stable security definer
 set search_path = ''
 as $$
 begin
-    case internal.claim('role')
+    case internal.request_role()
         when 'agentdeck_key' then
             return query
             select k.workspace_id, k.project_id from app.api_keys as k
@@ -67,7 +81,7 @@ language plpgsql stable security definer
 set search_path = ''
 as $$
 begin
-    case internal.claim('role')
+    case internal.request_role()
         when 'agentdeck_key', 'service_role' then
             return query select v.workspace_id, v.project_id from internal.visible_projects() as v;
         when 'authenticated' then
@@ -85,38 +99,84 @@ comment on function internal.writable_projects() is
 'Visible projects the request may write to: viewers write nowhere.';
 
 create or replace function internal.require_identity() returns void
-language plpgsql volatile security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
 declare
-    claimed_role text := internal.claim('role');
-    presented_hash bytea;
+    actual_role text := internal.request_role();
 begin
-    if claimed_role is null or claimed_role not in ('authenticated', 'agentdeck_key', 'service_role') then
+    -- The claim must agree with the role: a token minted for one kind of credential is never
+    -- read as another (api/db.py sets both from the same identity).
+    if actual_role is null or internal.claim('role') is distinct from actual_role then
         raise exception using errcode = 'AD401', message = 'missing or invalid authentication';
     end if;
-    if claimed_role <> 'agentdeck_key' then
-        return;
-    end if;
-    presented_hash := decode(internal.claim('key_hash'), 'hex');
-    if not exists (select from app.api_keys as k where k.key_hash = presented_hash and k.revoked_at is null) then
+    if actual_role = 'agentdeck_key' and not exists (
+        select from app.api_keys as k
+        where k.key_hash = decode(internal.claim('key_hash'), 'hex') and k.revoked_at is null
+    ) then
         raise exception using errcode = 'AD401', message = 'invalid or revoked API key';
-    end if;
-    -- Writes record key use, at most once a minute so hot keys do not rewrite their row per request.
-    if current_setting('transaction_read_only') = 'off' then
-        update app.api_keys as k
-        set last_used_at = now()
-        where
-            k.key_hash = presented_hash
-            and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute');
     end if;
 end
 $$;
 comment on function internal.require_identity() is
-'Raises AD401 unless the request carries a usable credential (a revoked API key is not one).';
+'Raises AD401 unless the request runs as a request role whose claims agree with it (a revoked API key does not).';
 
-revoke all on function internal.claim(text), internal.visible_workspaces(), internal.visible_projects(),
-internal.writable_projects(), internal.require_identity() from public;
+create or replace function internal.record_key_use() returns void
+language sql volatile security definer
+set search_path = ''
+as $$
+    -- At most once a minute, so hot keys do not rewrite their row on every write.
+    update app.api_keys as k
+    set last_used_at = now()
+    where
+        internal.request_role() = 'agentdeck_key'
+        and k.key_hash = decode(internal.claim('key_hash'), 'hex')
+        and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute')
+$$;
+comment on function internal.record_key_use() is
+'Records that the request''s API key wrote (last_used_at); called by the writing api functions.';
+
+create or replace function internal.require_visible_project(
+    workspace_id text, project_id text, for_write boolean
+) returns void
+language plpgsql stable
+set search_path = ''
+as $$
+-- The one check-and-raise for "may this request act on that project" (a null project_id: on the
+-- workspace itself). 42501 when it is invisible (a caller's bug or a probe), AD403 read_only when
+-- it is only readable. Written with exists, so a null id is refused rather than let through.
+begin
+    if not exists (
+        select from internal.visible_projects() as v
+        where
+            v.workspace_id = require_visible_project.workspace_id
+            and (require_visible_project.project_id is null or v.project_id = require_visible_project.project_id)
+    ) then
+        raise exception using errcode = '42501', message = format(
+            'project %s of workspace %s is not visible to this credential',
+            coalesce(require_visible_project.project_id, '(none)'), require_visible_project.workspace_id
+        );
+    end if;
+    if for_write and not exists (
+        select from internal.writable_projects() as w
+        where
+            w.workspace_id = require_visible_project.workspace_id
+            and (require_visible_project.project_id is null or w.project_id = require_visible_project.project_id)
+    ) then
+        raise exception using errcode = 'AD403', hint = 'read_only', message = format(
+            'this credential may not write to project %s of workspace %s',
+            coalesce(require_visible_project.project_id, '(none)'), require_visible_project.workspace_id
+        );
+    end if;
+end
+$$;
+comment on function internal.require_visible_project(text, text, boolean) is
+'Raises 42501 unless the project (or, for null, the workspace) is visible; AD403 read_only when for_write and it is not writable.';
+
+revoke all on function internal.claim(text), internal.request_role(), internal.visible_workspaces(),
+internal.visible_projects(), internal.writable_projects(), internal.require_identity(),
+internal.record_key_use(), internal.require_visible_project(text, text, boolean) from public;
 grant usage on schema internal to authenticated, agentdeck_key, service_role;
-grant execute on function internal.claim(text), internal.visible_workspaces(), internal.visible_projects(),
-internal.writable_projects(), internal.require_identity() to authenticated, agentdeck_key, service_role;
+grant execute on function internal.claim(text), internal.request_role(), internal.visible_workspaces(),
+internal.visible_projects(), internal.writable_projects(), internal.require_identity(),
+internal.require_visible_project(text, text, boolean) to authenticated, agentdeck_key, service_role;

@@ -99,11 +99,11 @@ comment on function api.list_incidents(jsonb) is
 'GET /api/incidents: visible incidents, most recently seen first, filtered, keyset-paginated by cursor.';
 
 create or replace function api.update_incident(incident_id text, changes jsonb) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
--- PATCH /api/incidents/{id}: every check happens before the row changes. API keys hold no execute
--- grant on this function (42501 → 403).
+-- PATCH /api/incidents/{id}: every check happens before the row changes, explicitly (this runs as
+-- the owner). API keys hold no execute grant on this function (42501 → 403).
 declare
     existing app.incidents;
     updated app.incidents;
@@ -111,7 +111,7 @@ declare
     message jsonb;
 begin
     perform internal.require_identity();
-    -- Plain read first: FOR UPDATE would apply the write policy and turn a viewer's 403 into a 404.
+    -- Visible first (404), then writable (403): a viewer learns the incident exists, a stranger does not.
     select i.* into existing
     from app.incidents as i
     where
@@ -121,9 +121,7 @@ begin
         raise exception using errcode = 'AD404', hint = 'incident_not_found',
             message = format('incident %s not found', update_incident.incident_id);
     end if;
-    if (existing.workspace_id, existing.project_id) not in (select * from internal.writable_projects()) then
-        raise exception using errcode = 'AD403', hint = 'read_only', message = 'this credential may not change incidents here';
-    end if;
+    perform internal.require_visible_project(existing.workspace_id, existing.project_id, true);
     if changes ? 'status' and new_status not in ('open', 'acknowledged', 'resolved', 'ignored') then
         raise exception using errcode = 'AD422', hint = 'validation_error',
             message = format('status %s is not one of open, acknowledged, resolved, ignored', changes ->> 'status');

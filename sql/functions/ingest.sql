@@ -25,6 +25,36 @@ as $$
 $$;
 comment on function internal.session_json(app.trace_sessions) is 'The API representation of a session.';
 
+create or replace function internal.visible_session(trace_id text, project_id text) returns app.trace_sessions
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    found app.trace_sessions[];
+begin
+    -- The explicit visibility filter is the check: writers call this as the owner, and Supabase's
+    -- service_role bypasses RLS.
+    select array_agg(s)
+    into found
+    from app.trace_sessions as s
+    where
+        s.trace_id = visible_session.trace_id
+        and (visible_session.project_id is null or s.project_id = visible_session.project_id)
+        and (s.workspace_id, s.project_id) in (select * from internal.visible_projects());
+    if found is null then
+        raise exception using errcode = 'AD404', hint = 'trace_not_found',
+            message = format('trace %s not found', visible_session.trace_id);
+    end if;
+    if cardinality(found) > 1 then
+        raise exception using errcode = 'AD409', hint = 'ambiguous_trace_id',
+            message = format('trace id %s names sessions in several projects; pass project_id', visible_session.trace_id);
+    end if;
+    return found[1];
+end
+$$;
+comment on function internal.visible_session(text, text) is
+'The caller''s session by id: 404 if invisible, 409 if the id is ambiguous across its projects.';
+
 create or replace function internal.find_session(
     trace_id text, project_id text, for_write boolean
 ) returns app.trace_sessions
@@ -32,43 +62,25 @@ language plpgsql volatile
 set search_path = ''
 as $$
 declare
-    found app.trace_sessions[];
+    found app.trace_sessions := internal.visible_session(find_session.trace_id, find_session.project_id);
     locked app.trace_sessions;
 begin
-    -- The explicit visibility filter repeats RLS on purpose: Supabase's service_role bypasses RLS.
-    select array_agg(s)
-    into found
-    from app.trace_sessions as s
-    where
-        s.trace_id = find_session.trace_id
-        and (find_session.project_id is null or s.project_id = find_session.project_id)
-        and (s.workspace_id, s.project_id) in (select * from internal.visible_projects());
-    if found is null then
-        raise exception using errcode = 'AD404', hint = 'trace_not_found',
-            message = format('trace %s not found', find_session.trace_id);
-    end if;
-    if cardinality(found) > 1 then
-        raise exception using errcode = 'AD409', hint = 'ambiguous_trace_id',
-            message = format('trace id %s names sessions in several projects; pass project_id', find_session.trace_id);
-    end if;
     if not for_write then
-        return found[1];
+        return found;
     end if;
-    if (found[1].workspace_id, found[1].project_id) not in (select * from internal.writable_projects()) then
-        raise exception using errcode = 'AD403', hint = 'read_only', message = 'this credential may not write here';
-    end if;
+    perform internal.require_visible_project(found.workspace_id, found.project_id, true);
     select s.* into strict locked
     from app.trace_sessions as s
     where
-        s.workspace_id = found[1].workspace_id
-        and s.project_id = found[1].project_id
-        and s.trace_id = found[1].trace_id
+        s.workspace_id = found.workspace_id
+        and s.project_id = found.project_id
+        and s.trace_id = found.trace_id
     for update;
     return locked;
 end
 $$;
 comment on function internal.find_session(text, text, boolean) is
-'The caller''s session by id (404 if invisible, 409 if ambiguous); for writes, checked writable and locked.';
+'For the writing api functions: the caller''s session (internal.visible_session), checked writable and locked.';
 
 create or replace function internal.take_positions(workspace_id text, n integer) returns bigint
 language sql volatile
@@ -92,7 +104,7 @@ $$;
 comment on function internal.notify_stream(text, bigint) is 'Wakes stream listeners (delivered on commit).';
 
 create or replace function api.create_trace(body jsonb) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -104,7 +116,8 @@ declare
     first_position bigint;
 begin
     perform internal.require_identity();
-    if internal.claim('role') = 'agentdeck_key' then
+    perform internal.record_key_use();
+    if internal.request_role() = 'agentdeck_key' then
         select v.workspace_id, v.project_id into target_workspace, target_project
         from internal.visible_projects() as v
         where target_project is null or v.project_id = target_project;
@@ -164,7 +177,7 @@ comment on function api.create_trace(jsonb) is
 'POST /api/traces: creates a session, or returns the existing one for a retried create with the same body.';
 
 create or replace function api.append_events(trace_id text, project_id text, events jsonb) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 -- One call per batch. `events` holds the schema-valid events, each with its request `index`;
@@ -193,6 +206,7 @@ declare
     first_position bigint;
 begin
     perform internal.require_identity();
+    perform internal.record_key_use();
     s := internal.find_session(append_events.trace_id, append_events.project_id, true);
     running_max := coalesce(s.last_seq, -1);
     ended := s.status <> 'running';
@@ -362,9 +376,10 @@ $$;
 comment on function api.append_events(text, text, jsonb) is
 'POST /api/traces/{id}/events: classifies a batch in order, stores the accepted events in one insert, positions them.';
 
-revoke all on function internal.session_json(app.trace_sessions), internal.find_session(text, text, boolean),
-internal.take_positions(text, integer), internal.notify_stream(text, bigint), api.create_trace(jsonb),
-api.append_events(text, text, jsonb) from public;
-grant execute on function internal.session_json(app.trace_sessions), internal.find_session(text, text, boolean),
-internal.take_positions(text, integer), internal.notify_stream(text, bigint), api.create_trace(jsonb),
-api.append_events(text, text, jsonb) to authenticated, agentdeck_key, service_role;
+revoke all on function internal.session_json(app.trace_sessions), internal.visible_session(text, text),
+internal.find_session(text, text, boolean), internal.take_positions(text, integer),
+internal.notify_stream(text, bigint), api.create_trace(jsonb), api.append_events(text, text, jsonb) from public;
+-- The writers are security definer: they check the credential themselves (find_session, the
+-- writable projects) and write as the owner. Locking sessions, positions and wake-ups are theirs alone.
+grant execute on function internal.session_json(app.trace_sessions), internal.visible_session(text, text),
+api.create_trace(jsonb), api.append_events(text, text, jsonb) to authenticated, agentdeck_key, service_role;

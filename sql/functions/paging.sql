@@ -8,7 +8,8 @@ $$;
 comment on function internal.encode_cursor(jsonb) is 'A page cursor: the last row''s sort key as base64url JSON, opaque to clients.';
 
 create or replace function internal.decode_cursor(cursor text, time_key text, text_keys text[]) returns jsonb
-language plpgsql immutable
+-- stable, not immutable: the timestamptz cast depends on the session's DateStyle and TimeZone.
+language plpgsql stable
 set search_path = ''
 as $$
 -- Null for no cursor. A cursor this server did not make (not base64url JSON, other keys, a time

@@ -117,7 +117,7 @@ declare
     cut_short boolean;
 begin
     perform internal.require_identity();
-    s := internal.find_session(list_events.trace_id, list_events.project_id, false);
+    s := internal.visible_session(list_events.trace_id, list_events.project_id);
     -- A page also ends after 8 MiB of payload (at least one event): large events must not exceed
     -- jsonb's size limit or a reader's memory. next_after_seq then continues from the last event.
     select

@@ -126,7 +126,7 @@ begin
         -- null: every project of the workspace, also ones created later (members and the service).
         'project_ids', case
             when stream_authorize.project_id is not null then jsonb_build_array(stream_authorize.project_id)
-            when internal.claim('role') = 'agentdeck_key' then (
+            when internal.request_role() = 'agentdeck_key' then (
                 select jsonb_agg(v.project_id order by v.project_id)
                 from internal.visible_projects() as v
                 where v.workspace_id = target
@@ -188,15 +188,9 @@ begin
         raise exception using errcode = '22023',
             message = format('stream kind %s is not emitted with a payload', emit_stream_message.kind);
     end if;
-    -- Definer so that a viewer's analysis is streamed too; never into a project the caller cannot see.
-    if (emit_stream_message.workspace_id, emit_stream_message.project_id) not in (
-        select * from internal.visible_projects()
-    ) then
-        raise exception using errcode = '42501', message = format(
-            'project %s of workspace %s is not visible to this credential',
-            emit_stream_message.project_id, emit_stream_message.workspace_id
-        );
-    end if;
+    -- Only the owner executes this (the writing api functions, after their checks); checked again
+    -- here so that no caller can stream into a project its request may not write to.
+    perform internal.require_visible_project(emit_stream_message.workspace_id, emit_stream_message.project_id, true);
     taken := internal.take_positions(emit_stream_message.workspace_id, 1);
     insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, payload)
     values (
@@ -244,8 +238,10 @@ api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, 
 internal.stream_fetch(text, bigint, integer), internal.emit_stream_message(text, text, text, text, jsonb),
 internal.prune_stream(text, bigint) from public;
 grant execute on function internal.stream_page(text, bigint, integer, text, text), internal.stream_bounds(text),
-api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, integer),
-internal.emit_stream_message(text, text, text, text, jsonb) to authenticated, agentdeck_key, service_role;
+api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, integer)
+to authenticated, agentdeck_key, service_role;
+-- internal.emit_stream_message and internal.prune_stream stay the owner's: emitting is done by the
+-- writing api functions (security definer), pruning by the operator.
 -- The hub reads as the pool's login role itself, outside any request role.
 grant usage on schema internal to agentdeck_api;
 grant execute on function internal.stream_fetch(text, bigint, integer) to agentdeck_api;

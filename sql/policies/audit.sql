@@ -16,5 +16,9 @@ comment on policy audit_log_owner_append on app.audit_log is
 drop policy if exists audit_log_visible on app.audit_log;
 create policy audit_log_visible on app.audit_log for select
 to authenticated, service_role
-using ((workspace_id, project_id) in (select * from internal.visible_projects()));
-comment on policy audit_log_visible on app.audit_log is 'Members and the service read the history of projects they see.';
+using (
+    (workspace_id, project_id) in (select * from internal.visible_projects())
+    or (project_id is null and workspace_id in (select internal.visible_workspaces()))
+);
+comment on policy audit_log_visible on app.audit_log is
+'Members and the service read the history of projects they see, and their workspaces'' own entries (no project).';

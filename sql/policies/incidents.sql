@@ -1,12 +1,11 @@
 -- Incidents and their session links: read what the credential sees. Rows are created and counted
--- only by clustering (a definer, as the owner); requests change only status and owner, through
--- api.update_incident, in projects they may write to. Clustering settings are the operator's.
+-- only by clustering, and status and owner change only through api.update_incident: both security
+-- definer, as the owner, after their checks. Clustering settings are the operator's.
 
 alter table app.incidents enable row level security;
 alter table app.incidents force row level security;
 revoke all on app.incidents from public, authenticated, agentdeck_key, service_role, anon;
 grant select on app.incidents to authenticated, agentdeck_key, service_role;
-grant update (status, owner, regressed, resolved_at, updated_at) on app.incidents to authenticated, service_role;
 drop policy if exists incidents_owner on app.incidents;
 create policy incidents_owner on app.incidents to agentdeck_owner using (true) with check (true);
 comment on policy incidents_owner on app.incidents is 'The owner (clustering, admin) sees and writes all.';
@@ -15,12 +14,6 @@ create policy incidents_visible on app.incidents for select
 to authenticated, agentdeck_key, service_role
 using ((workspace_id, project_id) in (select * from internal.visible_projects()));
 comment on policy incidents_visible on app.incidents is 'Incidents of the projects the credential sees.';
-drop policy if exists incidents_update on app.incidents;
-create policy incidents_update on app.incidents for update
-to authenticated, service_role
-using ((workspace_id, project_id) in (select * from internal.writable_projects()))
-with check ((workspace_id, project_id) in (select * from internal.writable_projects()));
-comment on policy incidents_update on app.incidents is 'Status and owner change only in writable projects (not viewers).';
 
 alter table app.incident_sessions enable row level security;
 alter table app.incident_sessions force row level security;

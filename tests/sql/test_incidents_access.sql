@@ -34,9 +34,10 @@ select throws_ok($$ select api.update_incident((select a from ids), '{"status": 
 reset role;
 select tests.authenticate_as('vera');
 select throws_ok($$ select api.update_incident((select a from ids), '{"status": "resolved"}') $$,
-    'AD403', 'this credential may not change incidents here', 'a viewer sees the incident but cannot change it');
-select is_empty($$ update app.incidents set status = 'ignored' returning 1 $$,
-    'nor change it behind the function''s back (RLS filters the update)');
+    'AD403', 'this credential may not write to project proj_a1 of workspace ws_a',
+    'a viewer sees the incident but cannot change it');
+select throws_ok($$ update app.incidents set status = 'ignored' $$, '42501', null,
+    'nor change it behind the function''s back (no request role may update the table)');
 reset role;
 select tests.authenticate_as_key('adk_test_a1');
 select throws_ok($$ select api.update_incident((select a from ids), '{"status": "resolved"}') $$,
@@ -162,15 +163,16 @@ select throws_ok($$ update app.audit_log set action = 'x.y' $$, '42501', null, '
 select throws_ok($$ delete from app.audit_log $$, '42501', null, 'agentdeck_key cannot delete from it');
 select throws_ok(
     $$ select internal.write_audit('ws_a', 'proj_a1', 'incident.updated', 'incident', 'x', null, null, null) $$,
-    '42501', null, 'agentdeck_key cannot write audit rows even through the helper'
+    '42501', 'permission denied for function write_audit',
+    'agentdeck_key cannot write audit rows even through the helper'
 );
 reset role;
 select tests.authenticate_as_service('ws_a');
 select throws_ok($$ update app.audit_log set action = 'x.y' $$, '42501', null, 'service_role cannot update it');
 select throws_ok($$ delete from app.audit_log $$, '42501', null, 'service_role cannot delete from it');
 select throws_ok(
-    $$ select internal.write_audit('ws_b', 'proj_b1', 'incident.updated', 'incident', 'x', null, null, null) $$,
-    '42501', null, 'nor write audit rows for another workspace'
+    $$ select internal.write_audit('ws_a', 'proj_a1', 'incident.updated', 'incident', 'x', null, null, null) $$,
+    '42501', 'permission denied for function write_audit', 'nor write audit rows through the helper, even in its own workspace'
 );
 reset role;
 set local role agentdeck_owner;

@@ -1,7 +1,7 @@
 -- The stream in SQL: reads keep to the credential across workspaces A, B and the canary; the hub's
 -- read is the API login role's alone; internal.emit_stream_message's contract; retention.
 begin;
-select plan(43);
+select plan(45);
 select tests.seed();
 
 -- A: t_a1 (proj_a1) at positions 1-4, t_a2 (proj_a2) at 5-8; B and the canary: one session each at 1-4.
@@ -103,30 +103,34 @@ select results_eq($$select count(*)::int from internal.stream_fetch('ws_canary',
 select throws_ok($$select * from app.stream_messages$$, '42501', null, 'the login role still reads no table');
 reset role;
 
--- Emitting: one position, one row, only into projects the caller sees.
+-- Emitting: the owner's alone; one position, one row, only into projects the request may write to.
 select tests.authenticate_as('alice');
-select is(internal.emit_stream_message('ws_a', 'proj_a2', null, 'incident.updated', '{"id": "inc_1"}'), 9::bigint,
+select throws_ok($$select internal.emit_stream_message('ws_a', 'proj_a2', null, 'incident.updated', '{}')$$,
+    '42501', 'permission denied for function emit_stream_message', 'no request role may emit (a member)');
+select is(tests.emit_stream_message('ws_a', 'proj_a2', null, 'incident.updated', '{"id": "inc_1"}'), 9::bigint,
     'emit takes the next position');
 select results_eq(
     $$select kind, project_id, message_count, payload from app.stream_messages where workspace_id = 'ws_a' and position = 9$$,
     $$values ('incident.updated', 'proj_a2', 1, '{"id": "inc_1"}'::jsonb)$$, 'emit logs one message');
 select results_eq($$select data -> 'incident', data ->> 'kind' from api.stream_backfill('ws_a', null, null, 8, 10)$$,
     $$values ('{"id": "inc_1"}'::jsonb, 'incident.updated')$$, 'the emitted payload is what subscribers read');
-select throws_ok($$select internal.emit_stream_message('ws_a', 'proj_a1', 't_a1', 'trace.event', '{}')$$, '22023',
+select throws_ok($$select tests.emit_stream_message('ws_a', 'proj_a1', 't_a1', 'trace.event', '{}')$$, '22023',
     null, 'trace.event is not emitted with a payload');
-select throws_ok($$select internal.emit_stream_message('ws_canary', 'proj_canary1', null, 'incident.updated', '{}')$$,
-    '42501', null, 'nobody emits into a workspace it cannot see');
+select throws_ok($$select tests.emit_stream_message('ws_canary', 'proj_canary1', null, 'incident.updated', '{}')$$,
+    '42501', null, 'even the owner''s callers emit into no workspace the request cannot see');
 reset role;
 select tests.authenticate_as_key('adk_test_a1');
-select throws_ok($$select internal.emit_stream_message('ws_a', 'proj_a2', null, 'analysis.completed', '{}')$$,
-    '42501', null, 'a key emits into its own project only');
+select throws_ok($$select internal.emit_stream_message('ws_a', 'proj_a1', null, 'analysis.completed', '{}')$$,
+    '42501', 'permission denied for function emit_stream_message', 'no request role may emit (an API key)');
+select throws_ok($$select tests.emit_stream_message('ws_a', 'proj_a2', null, 'analysis.completed', '{}')$$,
+    '42501', null, 'a key''s request emits into its own project only');
 reset role;
 select tests.authenticate_as('vera');
-select lives_ok($$select internal.emit_stream_message('ws_a', 'proj_a1', 't_a1', 'analysis.completed', '{}')$$,
-    'a viewer''s analysis is streamed too');
+select throws_ok($$select tests.emit_stream_message('ws_a', 'proj_a1', 't_a1', 'analysis.completed', '{}')$$,
+    'AD403', null, 'a viewer''s request streams nothing: it writes nowhere');
 reset role;
-select is((select last_position from app.stream_counters where workspace_id = 'ws_a'), 10::bigint,
-    'each emit moved the head by one');
+select is((select last_position from app.stream_counters where workspace_id = 'ws_a'), 9::bigint,
+    'only the allowed emit moved the head');
 
 -- Retention: the operator's prune moves a watermark forward and deletes payload rows below it.
 select ok(not has_function_privilege('authenticated', 'internal.prune_stream(text, bigint)', 'execute')
@@ -135,12 +139,12 @@ select ok(not has_function_privilege('authenticated', 'internal.prune_stream(tex
     'only the owner prunes');
 select is(internal.prune_stream('ws_a', 5), 2::bigint, 'pruning through 5 deletes the two session rows at 1 and 5');
 select results_eq($$select position from app.stream_messages where workspace_id = 'ws_a' order by 1$$,
-    $$values (2::bigint), (6), (9), (10)$$, 'trace.event rows stay: replay reads positions from them');
+    $$values (2::bigint), (6), (9)$$, 'trace.event rows stay: replay reads positions from them');
 select is(internal.prune_stream('ws_a', 3), 0::bigint, 'pruning below the watermark deletes nothing');
 select is((select retained_after from app.stream_counters where workspace_id = 'ws_a'), 5::bigint,
     'the watermark never moves back');
 select lives_ok($$select internal.prune_stream('ws_a', 1000)$$, 'pruning past the head');
-select is((select retained_after from app.stream_counters where workspace_id = 'ws_a'), 10::bigint,
+select is((select retained_after from app.stream_counters where workspace_id = 'ws_a'), 9::bigint,
     'the watermark stops at the head');
 
 select * from finish();

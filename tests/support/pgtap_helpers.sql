@@ -70,6 +70,18 @@ $$;
 -- A service_role that lacks BYPASSRLS is what agentdeck creates; on Supabase it has BYPASSRLS,
 -- which is why api.* functions also filter by the named workspace explicitly.
 
+-- internal.emit_stream_message is the owner's alone (the writing api functions call it). Tests that
+-- need a message of a given kind call it through this definer, still under the request's identity.
+create or replace function tests.emit_stream_message(
+    workspace_id text, project_id text, trace_id text, kind text, payload jsonb
+) returns bigint
+language sql security definer
+as $$
+    select internal.emit_stream_message(workspace_id, project_id, trace_id, kind, payload)
+$$;
+grant execute on function tests.emit_stream_message(text, text, text, text, jsonb)
+to authenticated, agentdeck_key, service_role;
+
 -- One finding of a detector result, as api.store_analysis receives it.
 create or replace function tests.finding(
     label text, tool text, error_type text, message text, confidence numeric default 0.95,

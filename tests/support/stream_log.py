@@ -43,7 +43,7 @@ def visible(messages: list[Committed], project_ids: set[str] | None = None,
 
 async def emit_as_service(database_url: str, workspace_id: str, project_id: str, session_id: str | None,
                           kind: str, payload: str) -> int:
-    """internal.emit_stream_message in a transaction authenticated as the service (as the API would)."""
+    """internal.emit_stream_message (through the tests schema's definer) in a transaction as the service."""
     conn = await asyncpg.connect(database_url)
     try:
         async with conn.transaction():
@@ -51,7 +51,7 @@ async def emit_as_service(database_url: str, workspace_id: str, project_id: str,
                 "select set_config('role', 'service_role', true), set_config('request.jwt.claims', $1, true)",
                 f'{{"role": "service_role", "workspace_id": "{workspace_id}"}}',
             )
-            position: int = await conn.fetchval("select internal.emit_stream_message($1, $2, $3, $4, $5::jsonb)",
+            position: int = await conn.fetchval("select tests.emit_stream_message($1, $2, $3, $4, $5::jsonb)",
                                                 workspace_id, project_id, session_id, kind, payload)
         return position
     finally:
