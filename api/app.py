@@ -21,7 +21,7 @@ from api.openapi import build_document
 from api.ratelimit import RateLimiter
 from api.routes import analysis, artifacts, health, incidents, sessions, stream, traces
 from api.storage import open_storage
-from api.stream import StreamHub
+from api.stream.hub import StreamHub
 from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
