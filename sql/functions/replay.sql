@@ -71,7 +71,9 @@ begin
             from app.trace_sessions as s
             where
                 s.workspace_id = ws.workspace_id
-                and (s.workspace_id, s.project_id) in (select * from internal.visible_projects())
+                -- Visibility repeated for Supabase's service_role (it bypasses RLS, and sees one
+                -- workspace). A constant list, not a join, so the scan keeps its index order.
+                and s.project_id = any(projects)
                 and (only_project is null or s.project_id = only_project)
                 and (filters ->> 'session_id' is null or s.trace_id = filters ->> 'session_id')
                 and (filters ->> 'status' is null or s.status = filters ->> 'status')
