@@ -22,6 +22,7 @@ from api.ratelimit import RateLimiter
 from api.routes import analysis, artifacts, health, incidents, sessions, stream, traces
 from api.storage import open_storage
 from api.stream.hub import StreamHub
+from api.stream.retention import StreamRetention
 from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
@@ -61,13 +62,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         # The stream's listener logs in like the pool, on a connection of its own.
         app.state.stream_hub = StreamHub(api_url, settings.stream)
         app.state.stream_hub.start()
-        worker = asyncio.create_task(AnalysisWorker(app.state.db).run()) if settings.run_worker else None
+        workers = []
+        if settings.run_worker:
+            workers = [asyncio.create_task(AnalysisWorker(app.state.db).run()),
+                       asyncio.create_task(StreamRetention(app.state.db, settings.stream).run())]
         try:
             yield
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.cancel()
-                await asyncio.gather(worker, return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
             await app.state.stream_hub.close()
             await app.state.storage.close()
             await app.state.db.close()

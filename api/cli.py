@@ -153,8 +153,9 @@ def _serve(settings: Settings, url: str) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
-    """Analyse ended sessions, for deployments that run workers apart from `serve`."""
+    """Analyse ended sessions and prune the stream, for deployments that run workers apart from `serve`."""
     from api.db import Database, api_role_url
+    from api.stream.retention import StreamRetention
     from api.worker import AnalysisWorker
 
     url = database_url(settings)
@@ -164,7 +165,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
                                     max_size=settings.pool_max, statement_timeout_ms=settings.statement_timeout_ms,
                                     max_waiters=settings.backpressure_waiters)
         try:
-            await AnalysisWorker(db).run()
+            await asyncio.gather(AnalysisWorker(db).run(), StreamRetention(db, settings.stream).run())
         finally:
             await db.close()
 
@@ -189,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="embedded default: migrate, bootstrap once, serve").set_defaults(run=cmd_dev)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(run=cmd_migrate)
     sub.add_parser("schema", help="print the event JSON Schema").set_defaults(run=cmd_schema)
-    sub.add_parser("worker", help="run the analysis worker without serving").set_defaults(run=cmd_worker)
+    sub.add_parser("worker", help="run the analysis worker and stream retention, no API").set_defaults(run=cmd_worker)
 
     workspace = sub.add_parser("workspace").add_subparsers(dest="action", required=True)
     create = workspace.add_parser("create")

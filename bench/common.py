@@ -66,11 +66,26 @@ async def _drop(server: str, name: str) -> None:
 
 
 @contextmanager
-def bench_target(**env: str) -> Iterator[BenchTarget]:
-    """A migrated scratch database with one project and key, and `agentdeck serve` on a free loopback port."""
+def scratch_database() -> Iterator[tuple[str, dict[str, str]]]:
+    """A migrated scratch database with one workspace, project and key (dropped afterwards)."""
     server = os.environ.get("DATABASE_URL") or server_url()
     name = f"agentdeck_bench_{secrets.token_hex(4)}"
     url, tenant = asyncio.run(_prepare(server, name))
+    try:
+        yield url, tenant
+    finally:
+        asyncio.run(_drop(server, name))
+
+
+@contextmanager
+def bench_target(**env: str) -> Iterator[BenchTarget]:
+    """A migrated scratch database with one project and key, and `agentdeck serve` on a free loopback port."""
+    with scratch_database() as (url, tenant), _serve(url, tenant, env) as target:
+        yield target
+
+
+@contextmanager
+def _serve(url: str, tenant: dict[str, str], env: dict[str, str]) -> Iterator[BenchTarget]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "api", "serve", "--no-migrate"],
@@ -94,7 +109,6 @@ def bench_target(**env: str) -> Iterator[BenchTarget]:
     finally:
         process.terminate()
         process.wait(30)
-        asyncio.run(_drop(server, name))
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -268,58 +268,63 @@ $$;
 comment on function internal.prune_stream(text, bigint) is
 'Stops serving stream positions at or below keep_after_position (cursors older get a reset) and deletes their rows.';
 
-create or replace function internal.prune_expired_stream(default_retention interval, max_rows integer)
-returns table (workspace_id text, removed bigint)
+create or replace function internal.prune_expired_stream(
+    after_workspace text, default_retention interval, max_rows integer
+) returns table (workspace_id text, removed bigint)
 language plpgsql volatile security definer
 set search_path = ''
 as $$
--- The worker's retention pass: per workspace, at most max_rows of the oldest rows, and only the
--- leading run of them older than the workspace's retention (its own, else the default). A row's
--- created_at is its transaction's start, so the cut is exact to within one transaction's length.
+-- One step of the worker's retention pass (api/stream/retention.py): the next workspace after
+-- after_workspace, at most max_rows of its oldest rows, and only the leading run of them older
+-- than its retention (its own, else the default). One workspace per call, so each transaction
+-- holds one counter row briefly. A row's created_at is its transaction's start, so the cut is
+-- exact to within one transaction's length. No row when no workspace is left.
 declare
     w record;
     cut bigint;
 begin
-    for w in
-        select c.workspace_id, c.retained_after, coalesce(ws.stream_retention, prune_expired_stream.default_retention) as keep
-        from app.stream_counters as c
-        inner join app.workspaces as ws on c.workspace_id = ws.workspace_id
-        where coalesce(ws.stream_retention, prune_expired_stream.default_retention) is not null
-        order by c.workspace_id
-    loop
-        select max(run.end_position) filter (where run.leading_expired) - 1 into cut
+    select c.workspace_id, c.retained_after, coalesce(ws.stream_retention, prune_expired_stream.default_retention) as keep
+    into w
+    from app.stream_counters as c
+    inner join app.workspaces as ws on c.workspace_id = ws.workspace_id
+    where
+        c.workspace_id > prune_expired_stream.after_workspace
+        and coalesce(ws.stream_retention, prune_expired_stream.default_retention) is not null
+    order by c.workspace_id
+    limit 1;
+    if w.workspace_id is null then
+        return;
+    end if;
+    select max(run.end_position) filter (where run.leading_expired) - 1 into cut
+    from (
+        -- The window runs over the limited rows only: one bounded index range scan.
+        select
+            oldest.end_position,
+            bool_and(oldest.created_at < now() - w.keep) over (order by oldest.end_position) as leading_expired
         from (
-            -- The window runs over the limited rows only: one bounded index range scan.
-            select
-                oldest.end_position,
-                bool_and(oldest.created_at < now() - w.keep) over (order by oldest.end_position) as leading_expired
-            from (
-                select m.end_position, m.created_at
-                from app.stream_messages as m
-                where m.workspace_id = w.workspace_id and m.end_position > w.retained_after + 1
-                order by m.end_position
-                limit prune_expired_stream.max_rows
-            ) as oldest
-        ) as run;
-        if cut is not null then
-            workspace_id := w.workspace_id;
-            removed := internal.prune_stream(w.workspace_id, cut);
-            return next;
-        end if;
-    end loop;
+            select m.end_position, m.created_at
+            from app.stream_messages as m
+            where m.workspace_id = w.workspace_id and m.end_position > w.retained_after + 1
+            order by m.end_position
+            limit prune_expired_stream.max_rows
+        ) as oldest
+    ) as run;
+    workspace_id := w.workspace_id;
+    removed := case when cut is null then 0 else internal.prune_stream(w.workspace_id, cut) end;
+    return next;
 end
 $$;
-comment on function internal.prune_expired_stream(interval, integer) is
-'Retention: prunes, per workspace, up to max_rows of the oldest stream rows older than its retention; returns what it removed.';
+comment on function internal.prune_expired_stream(text, interval, integer) is
+'Retention, one workspace per call: prunes up to max_rows of its oldest stream rows older than its retention.';
 
 revoke all on function internal.stream_page(text, bigint, integer, text, text), internal.stream_bounds(text),
 api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, integer),
 internal.stream_fetch(text, bigint, integer), internal.emit_stream_message(text, text, text, text, jsonb),
-internal.prune_stream(text, bigint), internal.prune_expired_stream(interval, integer) from public;
+internal.prune_stream(text, bigint), internal.prune_expired_stream(text, interval, integer) from public;
 grant execute on function internal.stream_page(text, bigint, integer, text, text), internal.stream_bounds(text),
 api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, integer),
 internal.emit_stream_message(text, text, text, text, jsonb) to authenticated, agentdeck_key, service_role;
 -- The hub reads as the pool's login role itself, outside any request role.
 grant usage on schema internal to agentdeck_api;
-grant execute on function internal.stream_fetch(text, bigint, integer), internal.prune_expired_stream(interval, integer)
+grant execute on function internal.stream_fetch(text, bigint, integer), internal.prune_expired_stream(text, interval, integer)
 to agentdeck_api;

@@ -1,7 +1,7 @@
 -- The stream in SQL: reads keep to the credential across workspaces A, B and the canary; the hub's
 -- read is the API login role's alone; internal.emit_stream_message's contract; retention.
 begin;
-select plan(51);
+select plan(55);
 select tests.seed();
 
 -- A: t_a1 (proj_a1) at positions 1-4, t_a2 (proj_a2) at 5-8; B and the canary: one session each at 1-4.
@@ -150,25 +150,32 @@ select is((select retained_after from app.stream_counters where workspace_id = '
     'the watermark never moves back');
 
 -- The worker's retention pass: bounded batches, per-workspace retention, young rows kept.
-select ok(has_function_privilege('agentdeck_api', 'internal.prune_expired_stream(interval, integer)', 'execute')
-    and not has_function_privilege('authenticated', 'internal.prune_expired_stream(interval, integer)', 'execute')
-    and not has_function_privilege('agentdeck_key', 'internal.prune_expired_stream(interval, integer)', 'execute')
-    and not has_function_privilege('service_role', 'internal.prune_expired_stream(interval, integer)', 'execute'),
+select ok(has_function_privilege('agentdeck_api', 'internal.prune_expired_stream(text, interval, integer)', 'execute')
+    and not has_function_privilege('authenticated', 'internal.prune_expired_stream(text, interval, integer)', 'execute')
+    and not has_function_privilege('agentdeck_key', 'internal.prune_expired_stream(text, interval, integer)', 'execute')
+    and not has_function_privilege('service_role', 'internal.prune_expired_stream(text, interval, integer)', 'execute'),
     'the worker (the API login role) runs the retention pass, no request role does');
 update app.stream_messages set created_at = now() - interval '2 days' where workspace_id in ('ws_b', 'ws_canary');
 update app.stream_messages set created_at = now() - interval '2 days' where workspace_id = 'ws_a' and position < 9;
 update app.workspaces set stream_retention = interval '3 days' where workspace_id = 'ws_canary';
-select results_eq($$select * from internal.prune_expired_stream(interval '1 day', 1)$$,
-    $$values ('ws_a', 1::bigint), ('ws_b', 1::bigint)$$,
-    'one bounded batch per workspace; the canary keeps its own longer retention');
+select results_eq($$select * from internal.prune_expired_stream('', interval '1 day', 1)$$,
+    $$values ('ws_a', 1::bigint)$$, 'one call prunes one bounded batch of the first workspace');
+select results_eq($$select * from internal.prune_expired_stream('ws_a', interval '1 day', 1)$$,
+    $$values ('ws_b', 1::bigint)$$, 'the next call the next workspace''s');
+select results_eq($$select * from internal.prune_expired_stream('ws_b', interval '1 day', 1)$$,
+    $$values ('ws_canary', 0::bigint)$$, 'the canary keeps its own longer retention');
+select is_empty($$select * from internal.prune_expired_stream('ws_canary', interval '1 day', 1)$$,
+    'no workspace is left after the last');
 select results_eq(
     $$select workspace_id, retained_after from app.stream_counters order by 1$$,
     $$values ('ws_a', 8::bigint), ('ws_b', 1::bigint), ('ws_canary', 0::bigint)$$,
     'each watermark moved to the end of what was pruned');
-select results_eq($$select * from internal.prune_expired_stream(interval '1 day', 100)$$,
-    $$values ('ws_b', 1::bigint)$$, 'the next pass continues; rows younger than retention stay (A at 9 and 10)');
-select is_empty($$select * from internal.prune_expired_stream(interval '1 day', 100)$$,
-    'nothing expired is left');
+select results_eq($$select * from internal.prune_expired_stream('', interval '1 day', 100)$$,
+    $$values ('ws_a', 0::bigint)$$, 'rows younger than retention stay (A at 9 and 10)');
+select results_eq($$select * from internal.prune_expired_stream('ws_a', interval '1 day', 100)$$,
+    $$values ('ws_b', 1::bigint)$$, 'the next pass continues where the batch stopped');
+select results_eq($$select * from internal.prune_expired_stream('', null, 100)$$, $$values ('ws_canary', 0::bigint)$$,
+    'without a default, only workspaces with a retention of their own are visited');
 select is((select count(*)::integer from app.stream_messages where workspace_id = 'ws_a'), 2,
     'A keeps its two young rows');
 select lives_ok($$select internal.prune_stream('ws_a', 1000)$$, 'pruning past the head');
