@@ -7,10 +7,13 @@ from these models (`agentdeck schema`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 SCHEMA_VERSION = 1
@@ -182,20 +185,32 @@ def validate_event(raw: Any) -> EventIn:
     return _EVENT.validate_python(raw)
 
 
-def event_for_sql(event: EventIn, index: int) -> dict[str, Any]:
-    """The canonical form SQL stores and hashes: timestamps normalised, the request index attached."""
+def canonical_json(content: dict[str, Any]) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the same content always gives the same bytes."""
+    try:
+        return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        # Integers beyond 64 bits: the standard library spells them (the same content always lands here).
+        return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_for_sql(event: EventIn, index: int) -> bytes:
+    """The event as api.append_events reads it (JSON): the request index, the key, and the
+    canonical content with its sha256, which replays are recognised by (hashed here, not in SQL)."""
     ts: datetime | None = event.ts
-    return {
-        "index": index,
+    canonical = canonical_json({
         "seq": event.seq,
-        "idempotency_key": event.idempotency_key,
         "type": event.type,
         "name": event.name,
         # One instant, one spelling: replays written with another UTC offset are still exact replays.
         "ts": ts.astimezone(UTC).isoformat() if ts is not None else None,
         "payload": event.payload,
         "parent_seq": event.parent_seq,
-    }
+    })
+    digest = hashlib.sha256(canonical).hexdigest()
+    # The canonical object's members follow the three added ones: it is serialised once, not twice.
+    head = orjson.dumps({"index": index, "idempotency_key": event.idempotency_key, "hash": digest})
+    return head[:-1] + b"," + canonical[1:]
 
 
 def json_schema() -> dict[str, Any]:

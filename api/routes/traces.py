@@ -81,9 +81,9 @@ async def append_events(request: Request) -> Response:
             valid.append(event_for_sql(validate_event(raw), index))
         except ValidationError as exc:
             invalid.append(_invalid(index, raw, trace_id, exc))
+    events = (b"[" + b",".join(valid) + b"]").decode()
     result = json.loads(await request.app.state.db.call(
-        identity, "select api.append_events($1, $2, $3::jsonb)", trace_id, project_id, json.dumps(valid),
-        readonly=False,
+        identity, "select api.append_events($1, $2, $3::jsonb)", trace_id, project_id, events, readonly=False,
     ))
     if single:
         if invalid:
