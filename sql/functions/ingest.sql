@@ -163,8 +163,30 @@ $$;
 comment on function api.create_trace(jsonb) is
 'POST /api/traces: creates a session, or returns the existing one for a retried create with the same body.';
 
+create or replace function internal.delete_session_events() returns trigger
+language plpgsql volatile
+set search_path = ''
+as $$
+begin
+    -- What the foreign key's on delete cascade did, once per statement (0012 dropped the key).
+    delete from app.events as e
+    using deleted_sessions as d
+    where e.workspace_id = d.workspace_id and e.project_id = d.project_id and e.trace_id = d.trace_id;
+    return null;
+end
+$$;
+comment on function internal.delete_session_events() is
+'Deletes the events of deleted sessions (the cascade of the events-to-session reference).';
+drop trigger if exists trace_sessions_delete_events on app.trace_sessions;
+create trigger trace_sessions_delete_events after delete on app.trace_sessions
+referencing old table as deleted_sessions
+for each statement execute function internal.delete_session_events();
+comment on trigger trace_sessions_delete_events on app.trace_sessions is
+'Events go with their session (replaces a per-row foreign key check on every appended event).';
+
 revoke all on function internal.session_json(app.trace_sessions), internal.find_session(text, text, boolean),
-internal.take_positions(text, integer), internal.notify_stream(text, bigint), api.create_trace(jsonb) from public;
+internal.take_positions(text, integer), internal.notify_stream(text, bigint), api.create_trace(jsonb),
+internal.delete_session_events() from public;
 grant execute on function internal.session_json(app.trace_sessions), internal.find_session(text, text, boolean),
 internal.take_positions(text, integer), internal.notify_stream(text, bigint), api.create_trace(jsonb)
 to authenticated, agentdeck_key, service_role;

@@ -16,7 +16,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.tenants import Tenant
+from api.config import Settings
+from tests.support.tenants import Tenant, make_tenant
 
 _trace_ids = itertools.count()
 
@@ -130,3 +131,23 @@ def test_events_stored_with_the_legacy_sql_hash_are_still_replays(
     changed = {**old, "payload": {"level": "info", "message": "something else"}}
     conflict = client.post("/api/traces/legacy-1/events", json=changed, headers=tenant.key())
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "idempotency_conflict"
+
+
+def test_deleting_a_project_deletes_its_sessions_events(client: httpx.Client, database_url: str,
+                                                          settings: Settings) -> None:
+    doomed = make_tenant(database_url, settings, project_count=1)
+    assert client.post("/api/traces", json={"id": "doomed-1"}, headers=doomed.key()).status_code == 201
+    batch = {"events": [{"seq": s, "type": "log", "payload": {"level": "info", "message": "x"}} for s in range(3)]}
+    assert client.post("/api/traces/doomed-1/events", json=batch, headers=doomed.key()).json()["accepted"] == 3
+
+    async def delete_project() -> int:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("delete from app.projects where workspace_id = $1", doomed.workspace_id)
+            remaining: int = await conn.fetchval("select count(*) from app.events where workspace_id = $1",
+                                                 doomed.workspace_id)
+            return remaining
+        finally:
+            await conn.close()
+
+    assert asyncio.run(delete_project()) == 0
