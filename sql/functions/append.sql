@@ -1,24 +1,37 @@
 -- Appending events: ordering and idempotency in one call per batch (DESIGN.md "Ingest").
 
-create or replace function internal.legacy_content_hash(e jsonb) returns bytea
+create or replace function internal.legacy_content_hash(
+    seq bigint, type text, name text, client_ts timestamptz, payload jsonb, parent_seq bigint
+) returns bytea
 language sql immutable
 set search_path = ''
 as $$
-    -- Events stored before 0012 (and SQL callers that send no "hash") carry this hash of the jsonb
-    -- text; the API now hashes its canonical JSON instead (api/event_types.py event_for_sql).
-    select sha256(convert_to((e - 'index' - 'idempotency_key' - 'hash')::text, 'UTF8'))
+    -- Events stored before 0012 carry this hash: sha256 of the jsonb text of the event the API sent
+    -- then (ts spelt as Python's isoformat in UTC). The API now hashes its own canonical JSON
+    -- (api/event_types.py); replays of older events are still recognised by this one.
+    select sha256(convert_to(jsonb_build_object(
+        'seq', seq, 'type', type, 'name', name, 'payload', payload, 'parent_seq', parent_seq,
+        'ts', to_char(client_ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+        || case when extract(microseconds from client_ts)::bigint % 1000000 <> 0
+            then to_char(client_ts at time zone 'UTC', '.US') else '' end
+        || '+00:00'
+    )::text, 'UTF8'))
 $$;
-comment on function internal.legacy_content_hash(jsonb) is
+comment on function internal.legacy_content_hash(bigint, text, text, timestamptz, jsonb, bigint) is
 'The pre-0012 content hash of an event (sha256 of its jsonb text), still recognised for replays.';
 
-create or replace function api.append_events(trace_id text, project_id text, events jsonb) returns jsonb
+create or replace function api.append_events(
+    trace_id text, project_id text, indexes integer[], seqs bigint[], keys text[], types text[], names text[],
+    client_ts timestamptz[], payloads text[], parent_seqs bigint[], hashes bytea[]
+) returns jsonb
 language plpgsql volatile
 set search_path = ''
 as $$
--- One call per batch. `events` holds the schema-valid events, each with its request `index` and
--- the sha256 of its canonical content (`hash`, hex); they are classified in that order against
--- what is stored and what came earlier in the batch. A batch of new events in order (the common
--- case) takes the fast path: one aggregate over the batch, one probe of its keys, one insert.
+-- One call per batch, one array per field (the schema-valid events in request order: their request
+-- index, seq, key (null: the default), ..., payload as JSON text, and the sha256 of the canonical
+-- content, which replays are recognised by). Classified in that order against what is stored and
+-- what came earlier in the batch. A batch of new events in order (the common case) takes the fast
+-- path: one pass over the arrays, one probe of the keys, one insert straight from the arrays.
 declare
     s app.trace_sessions;
     r record;
@@ -29,15 +42,8 @@ declare
     end_outcome text;
     fast boolean;
     outcomes text[] := '{}';
-    hashes bytea[] := '{}';
-    acc_seq bigint[];
-    acc_key text[];
-    acc_type text[];
-    acc_name text[];
-    acc_payload jsonb[];
-    acc_parent bigint[];
-    acc_ts timestamptz[];
-    acc_hash bytea[];
+    acc_ord bigint[] := '{}';
+    acc_seq bigint[] := '{}';
     rejected jsonb[] := '{}';
     duplicates integer := 0;
     new_errors integer := 0;
@@ -50,53 +56,44 @@ begin
     ended := s.status <> 'running';
 
     -- Fast path: seqs strictly increasing above the last one, keys distinct, no artifact event, a
-    -- session.end only last, the session running, and (below) no key stored yet. Then every event
-    -- is accepted, exactly as the classification would decide.
+    -- session.end only last, the session running, and no key stored yet. Then every event is
+    -- accepted, exactly as the classification below would decide.
     select
-        not ended and count(*) > 0 and count(distinct b.key) = count(*) and bool_and(
+        coalesce(not ended and count(*) > 0 and count(distinct b.key) = count(*) and bool_and(
             b.seq > coalesce(b.previous_seq, running_max)
             and b.type <> 'artifact'
             and (b.type <> 'session.end' or b.ord = b.total)
-        ),
-        array_agg(b.seq order by b.ord),
-        array_agg(b.key order by b.ord),
-        array_agg(b.type order by b.ord),
-        array_agg(b.name order by b.ord),
-        array_agg(coalesce(b.payload, '{}') order by b.ord),
-        array_agg(b.parent_seq order by b.ord),
-        array_agg(b.ts order by b.ord),
-        array_agg(coalesce(decode(b.hash, 'hex'), internal.legacy_content_hash(b.e)) order by b.ord),
-        count(*) filter (where b.type = 'error' or (b.type = 'tool.result' and b.payload ->> 'status' = 'error')),
+        ), false),
+        count(*) filter (where b.type = 'error' or (b.type = 'tool.result' and b.status = 'error')),
         bool_or(b.type = 'session.end'),
-        max(coalesce(b.payload ->> 'outcome', 'success')) filter (where b.type = 'session.end')
-    into
-        fast, acc_seq, acc_key, acc_type, acc_name, acc_payload, acc_parent, acc_ts, acc_hash, new_errors,
-        ended_now, end_outcome
+        max(coalesce(b.outcome, 'success')) filter (where b.type = 'session.end')
+    into fast, new_errors, ended_now, end_outcome
     from (
         select
-            x.*,
-            coalesce(x.idempotency_key, s.trace_id || ':' || x.seq) as key,
-            lag(x.seq) over (order by x.ord) as previous_seq,
+            u.seq,
+            u.type,
+            u.ord,
+            coalesce(u.key, s.trace_id || ':' || u.seq) as key,
+            lag(u.seq) over (order by u.ord) as previous_seq,
             count(*) over () as total,
-            case when x.hash is null then append_events.events -> (x.ord::integer - 1) end as e
-        from rows from (jsonb_to_recordset(append_events.events) as (
-            seq bigint, idempotency_key text, type text, name text, ts timestamptz, payload jsonb,
-            parent_seq bigint, hash text
-        )) with ordinality as x (seq, idempotency_key, type, name, ts, payload, parent_seq, hash, ord)
+            -- Only these two types need their payload read here; the insert parses every payload once.
+            case when u.type = 'tool.result' then u.payload::jsonb ->> 'status' end as status,
+            case when u.type = 'session.end' then u.payload::jsonb ->> 'outcome' end as outcome
+        from unnest(append_events.seqs, append_events.keys, append_events.types, append_events.payloads)
+            with ordinality as u (seq, key, type, payload, ord)
     ) as b;
-    fast := coalesce(fast, false);  -- a null seq (only from direct SQL callers) takes the classification
     if fast then
         -- Under the session's row lock no other writer adds keys to it. One index lookup per key
         -- (lateral limit 1), never a scan of the session's events.
         fast := not exists (
             select
-            from unnest(acc_key) as k (key)
+            from unnest(append_events.seqs, append_events.keys) as k (seq, key)
             cross join lateral (
                 select
                 from app.events as e
                 where
                     e.workspace_id = s.workspace_id
-                    and e.idempotency_key = k.key
+                    and e.idempotency_key = coalesce(k.key, s.trace_id || ':' || k.seq)
                     and e.project_id = s.project_id
                     and e.trace_id = s.trace_id
                 limit 1
@@ -104,6 +101,7 @@ begin
         );
     end if;
     if fast then
+        acc_seq := append_events.seqs;
         running_max := acc_seq[cardinality(acc_seq)];
         if ended_now then
             s.status := end_outcome;
@@ -111,38 +109,29 @@ begin
     else
         ended_now := false;
         new_errors := 0;
-        acc_seq := '{}';
-        acc_key := '{}';
-        acc_type := '{}';
-        acc_name := '{}';
-        acc_payload := '{}';
-        acc_parent := '{}';
-        acc_ts := '{}';
-        acc_hash := '{}';
     end if;
 
     for r in
         with batch as materialized (
             select
-                x.ordinality::integer as position_in_batch,
-                x.value as e,
-                coalesce(x.value ->> 'idempotency_key', s.trace_id || ':' || (x.value ->> 'seq')) as key,
-                (x.value ->> 'seq')::bigint as seq
-            from jsonb_array_elements(append_events.events) with ordinality as x
+                u.*,
+                coalesce(u.key, s.trace_id || ':' || u.seq) as event_key,
+                u.payload_text::jsonb as payload
+            from unnest(
+                append_events.indexes, append_events.seqs, append_events.keys, append_events.types,
+                append_events.names, append_events.client_ts, append_events.payloads, append_events.parent_seqs,
+                append_events.hashes
+            ) with ordinality as u (index, seq, key, type, name, ts, payload_text, parent_seq, hash, ord)
             where not fast
         )
         select
-            b.position_in_batch as i,
-            b.e,
-            b.key,
-            b.seq,
-            coalesce(decode(b.e ->> 'hash', 'hex'), internal.legacy_content_hash(b.e)) as hash,
-            min(b.position_in_batch) over (partition by b.key) as first_with_key,
-            min(b.position_in_batch) over (partition by b.seq) as first_with_seq,
+            b.*,
+            min(b.ord) over (partition by b.event_key) as first_with_key,
+            min(b.ord) over (partition by b.seq) as first_with_seq,
             by_key.content_hash as stored_hash,
             by_seq.idempotency_key as stored_key_of_seq,
             -- An artifact event must name, by id and path, an artifact recorded for this very session.
-            (b.e ->> 'type' = 'artifact' and art.artifact_id is null) as artifact_unknown
+            (b.type = 'artifact' and art.artifact_id is null) as artifact_unknown
         from batch as b
         -- Lateral probes with limit 1: one index lookup per input event, never a scan of the session.
         left join lateral (
@@ -152,7 +141,7 @@ begin
                 e.workspace_id = s.workspace_id
                 and e.project_id = s.project_id
                 and e.trace_id = s.trace_id
-                and e.idempotency_key = b.key
+                and e.idempotency_key = b.event_key
             limit 1
         ) as by_key on true
         left join lateral (
@@ -170,31 +159,33 @@ begin
             select a.artifact_id
             from app.artifacts as a
             where
-                b.e ->> 'type' = 'artifact'
+                b.type = 'artifact'
                 and a.workspace_id = s.workspace_id
-                and a.artifact_id = b.e -> 'payload' ->> 'artifact_id'
+                and a.artifact_id = b.payload ->> 'artifact_id'
                 and a.project_id = s.project_id
                 and a.trace_id = s.trace_id
-                and a.storage_path = b.e -> 'payload' ->> 'storage_path'
+                and a.storage_path = b.payload ->> 'storage_path'
         ) as art on true
-        order by b.position_in_batch
+        order by b.ord
     loop
         if r.stored_hash is not null then
             -- A twin stored before 0012 carries the legacy hash of the same content.
             code := case
-                when r.stored_hash in (r.hash, internal.legacy_content_hash(r.e)) then 'duplicate'
+                when r.stored_hash = r.hash then 'duplicate'
+                when r.stored_hash = internal.legacy_content_hash(r.seq, r.type, r.name, r.ts, r.payload, r.parent_seq)
+                    then 'duplicate'
                 else 'idempotency_conflict'
             end;
-        elsif r.first_with_key < r.i then
+        elsif r.first_with_key < r.ord then
             -- The key came earlier in this batch: the same event again shares its fate.
             code := case
-                when hashes[r.first_with_key] <> r.hash then 'idempotency_conflict'
+                when append_events.hashes[r.first_with_key] <> r.hash then 'idempotency_conflict'
                 when outcomes[r.first_with_key] in ('accepted', 'duplicate') then 'duplicate'
                 else outcomes[r.first_with_key]
             end;
         elsif r.stored_key_of_seq is not null then
             code := 'seq_conflict';
-        elsif r.first_with_seq < r.i and outcomes[r.first_with_seq] = 'accepted' then
+        elsif r.first_with_seq < r.ord and outcomes[r.first_with_seq] = 'accepted' then
             code := 'seq_conflict';
         elsif ended then
             code := 'session_ended';
@@ -205,31 +196,24 @@ begin
         else
             code := 'accepted';
             running_max := r.seq;
+            acc_ord := acc_ord || r.ord;
             acc_seq := acc_seq || r.seq;
-            acc_key := acc_key || r.key;
-            acc_type := acc_type || (r.e ->> 'type');
-            acc_name := acc_name || (r.e ->> 'name');
-            acc_payload := acc_payload || coalesce(r.e -> 'payload', '{}');
-            acc_parent := acc_parent || (r.e ->> 'parent_seq')::bigint;
-            acc_ts := acc_ts || (r.e ->> 'ts')::timestamptz;
-            acc_hash := acc_hash || r.hash;
-            if r.e ->> 'type' = 'error' or (r.e ->> 'type' = 'tool.result' and r.e -> 'payload' ->> 'status' = 'error') then
+            if r.type = 'error' or (r.type = 'tool.result' and r.payload ->> 'status' = 'error') then
                 new_errors := new_errors + 1;
             end if;
-            if r.e ->> 'type' = 'session.end' then
+            if r.type = 'session.end' then
                 ended := true;
                 ended_now := true;
-                s.status := coalesce(r.e -> 'payload' ->> 'outcome', 'success');
+                s.status := coalesce(r.payload ->> 'outcome', 'success');
             end if;
         end if;
-        outcomes[r.i] := code;
-        hashes[r.i] := r.hash;
+        outcomes[r.ord] := code;
         if code = 'duplicate' then
             duplicates := duplicates + 1;
         elsif code <> 'accepted' then
             rejected := rejected || jsonb_build_object(
-                'index', (r.e ->> 'index')::integer,
-                'idempotency_key', r.key,
+                'index', r.index,
+                'idempotency_key', r.event_key,
                 'code', code,
                 'reason', case code
                     when 'seq_not_monotonic' then 'seq must be monotonic for this session'
@@ -248,8 +232,14 @@ begin
             workspace_id, project_id, trace_id, seq, idempotency_key, type, name, payload, parent_seq, client_ts,
             content_hash
         )
-        select s.workspace_id, s.project_id, s.trace_id, u.*
-        from unnest(acc_seq, acc_key, acc_type, acc_name, acc_payload, acc_parent, acc_ts, acc_hash) as u;
+        select
+            s.workspace_id, s.project_id, s.trace_id, u.seq, coalesce(u.key, s.trace_id || ':' || u.seq), u.type,
+            u.name, coalesce(u.payload::jsonb, '{}'), u.parent_seq, u.ts, u.hash
+        from unnest(
+            append_events.seqs, append_events.keys, append_events.types, append_events.names, append_events.payloads,
+            append_events.parent_seqs, append_events.client_ts, append_events.hashes
+        ) with ordinality as u (seq, key, type, name, payload, parent_seq, ts, hash, ord)
+        where fast or u.ord = any(acc_ord);
         if ended_now then
             -- Queue the automatic analysis (api/worker.py) before taking positions, which comes last.
             perform internal.enqueue_analysis(s.workspace_id, s.project_id, s.trace_id);
@@ -288,9 +278,40 @@ begin
     );
 end
 $$;
-comment on function api.append_events(text, text, jsonb) is
+comment on function api.append_events(
+    text, text, integer[], bigint[], text[], text[], text[], timestamptz[], text[], bigint[], bytea[]
+) is
 'POST /api/traces/{id}/events: classifies a batch in order, stores the accepted events in one insert, positions them.';
 
-revoke all on function internal.legacy_content_hash(jsonb), api.append_events(text, text, jsonb) from public;
-grant execute on function internal.legacy_content_hash(jsonb), api.append_events(text, text, jsonb)
-to authenticated, agentdeck_key, service_role;
+create or replace function api.append_events(trace_id text, project_id text, events jsonb) returns jsonb
+language sql volatile
+set search_path = ''
+as $$
+    -- The same call for SQL clients (psql, the pgTAP tests): events as a JSON array of objects with
+    -- their `index`; the content hash is the legacy SQL one unless an event carries `hash` (hex).
+    select api.append_events(
+        append_events.trace_id, append_events.project_id,
+        coalesce(array_agg((e.value ->> 'index')::integer order by e.ord), '{}'),
+        coalesce(array_agg((e.value ->> 'seq')::bigint order by e.ord), '{}'),
+        coalesce(array_agg(e.value ->> 'idempotency_key' order by e.ord), '{}'),
+        coalesce(array_agg(e.value ->> 'type' order by e.ord), '{}'),
+        coalesce(array_agg(e.value ->> 'name' order by e.ord), '{}'),
+        coalesce(array_agg((e.value ->> 'ts')::timestamptz order by e.ord), '{}'),
+        coalesce(array_agg((e.value -> 'payload')::text order by e.ord), '{}'),
+        coalesce(array_agg((e.value ->> 'parent_seq')::bigint order by e.ord), '{}'),
+        coalesce(array_agg(coalesce(decode(e.value ->> 'hash', 'hex'), internal.legacy_content_hash(
+            (e.value ->> 'seq')::bigint, e.value ->> 'type', e.value ->> 'name', (e.value ->> 'ts')::timestamptz,
+            coalesce(e.value -> 'payload', '{}'), (e.value ->> 'parent_seq')::bigint
+        )) order by e.ord), '{}')
+    )
+    from jsonb_array_elements(append_events.events) with ordinality as e (value, ord)
+$$;
+comment on function api.append_events(text, text, jsonb) is
+'api.append_events for SQL clients: the batch as a JSON array of events (each with its request index).';
+
+revoke all on function internal.legacy_content_hash(bigint, text, text, timestamptz, jsonb, bigint),
+api.append_events(text, text, integer[], bigint[], text[], text[], text[], timestamptz[], text[], bigint[], bytea[]),
+api.append_events(text, text, jsonb) from public;
+grant execute on function internal.legacy_content_hash(bigint, text, text, timestamptz, jsonb, bigint),
+api.append_events(text, text, integer[], bigint[], text[], text[], text[], timestamptz[], text[], bigint[], bytea[]),
+api.append_events(text, text, jsonb) to authenticated, agentdeck_key, service_role;

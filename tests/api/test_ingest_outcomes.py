@@ -115,7 +115,7 @@ def test_events_stored_with_the_legacy_sql_hash_are_still_replays(
             await conn.execute(
                 "insert into app.events (workspace_id, project_id, trace_id, seq, idempotency_key, type, payload,"
                 " content_hash) values ($1, $2, 'legacy-1', $3, $4, $5, $6::jsonb,"
-                " internal.legacy_content_hash($7::jsonb))",
+                " sha256(convert_to(($7::jsonb - 'index' - 'idempotency_key')::text, 'UTF8')))",
                 tenant.workspace_id, tenant.projects[0], event["seq"], f"legacy-1:{event['seq']}", event["type"],
                 json.dumps(event["payload"]), json.dumps(sent))
             await conn.execute("update app.trace_sessions set last_seq = $2 where trace_id = 'legacy-1'"
