@@ -44,6 +44,7 @@ declare
     outcomes text[] := '{}';
     acc_ord bigint[] := '{}';
     acc_seq bigint[] := '{}';
+    event_keys text[];
     rejected jsonb[] := '{}';
     duplicates integer := 0;
     new_errors integer := 0;
@@ -66,8 +67,11 @@ begin
         ), false),
         count(*) filter (where b.type = 'error' or (b.type = 'tool.result' and b.status = 'error')),
         bool_or(b.type = 'session.end'),
-        max(coalesce(b.outcome, 'success')) filter (where b.type = 'session.end')
-    into fast, new_errors, ended_now, end_outcome
+        max(coalesce(b.outcome, 'success')) filter (where b.type = 'session.end'),
+        -- Keys with their default, computed once: a probe comparing with an expression of the
+        -- batch's columns would not be leakproof, and so could not use the key index under RLS.
+        coalesce(array_agg(b.key order by b.ord), '{}')
+    into fast, new_errors, ended_now, end_outcome, event_keys
     from (
         select
             u.seq,
@@ -87,13 +91,13 @@ begin
         -- (lateral limit 1), never a scan of the session's events.
         fast := not exists (
             select
-            from unnest(append_events.seqs, append_events.keys) as k (seq, key)
+            from unnest(event_keys) as k (key)
             cross join lateral (
                 select
                 from app.events as e
                 where
                     e.workspace_id = s.workspace_id
-                    and e.idempotency_key = coalesce(k.key, s.trace_id || ':' || k.seq)
+                    and e.idempotency_key = k.key
                     and e.project_id = s.project_id
                     and e.trace_id = s.trace_id
                 limit 1
@@ -115,13 +119,12 @@ begin
         with batch as materialized (
             select
                 u.*,
-                coalesce(u.key, s.trace_id || ':' || u.seq) as event_key,
                 u.payload_text::jsonb as payload
             from unnest(
-                append_events.indexes, append_events.seqs, append_events.keys, append_events.types,
+                append_events.indexes, append_events.seqs, event_keys, append_events.types,
                 append_events.names, append_events.client_ts, append_events.payloads, append_events.parent_seqs,
                 append_events.hashes
-            ) with ordinality as u (index, seq, key, type, name, ts, payload_text, parent_seq, hash, ord)
+            ) with ordinality as u (index, seq, event_key, type, name, ts, payload_text, parent_seq, hash, ord)
             where not fast
         )
         select
@@ -233,10 +236,10 @@ begin
             content_hash
         )
         select
-            s.workspace_id, s.project_id, s.trace_id, u.seq, coalesce(u.key, s.trace_id || ':' || u.seq), u.type,
-            u.name, coalesce(u.payload::jsonb, '{}'), u.parent_seq, u.ts, u.hash
+            s.workspace_id, s.project_id, s.trace_id, u.seq, u.key, u.type, u.name, coalesce(u.payload::jsonb, '{}'),
+            u.parent_seq, u.ts, u.hash
         from unnest(
-            append_events.seqs, append_events.keys, append_events.types, append_events.names, append_events.payloads,
+            append_events.seqs, event_keys, append_events.types, append_events.names, append_events.payloads,
             append_events.parent_seqs, append_events.client_ts, append_events.hashes
         ) with ordinality as u (seq, key, type, name, payload, parent_seq, ts, hash, ord)
         where fast or u.ord = any(acc_ord);
