@@ -115,119 +115,121 @@ begin
         new_errors := 0;
     end if;
 
-    for r in
-        with batch as materialized (
+    -- Otherwise the classification, event by event.
+    if not fast then
+        for r in
+            with batch as materialized (
+                select
+                    u.*,
+                    u.payload_text::jsonb as payload
+                from unnest(
+                    append_events.indexes, append_events.seqs, event_keys, append_events.types,
+                    append_events.names, append_events.client_ts, append_events.payloads, append_events.parent_seqs,
+                    append_events.hashes
+                ) with ordinality as u (index, seq, event_key, type, name, ts, payload_text, parent_seq, hash, ord)
+            )
             select
-                u.*,
-                u.payload_text::jsonb as payload
-            from unnest(
-                append_events.indexes, append_events.seqs, event_keys, append_events.types,
-                append_events.names, append_events.client_ts, append_events.payloads, append_events.parent_seqs,
-                append_events.hashes
-            ) with ordinality as u (index, seq, event_key, type, name, ts, payload_text, parent_seq, hash, ord)
-            where not fast
-        )
-        select
-            b.*,
-            min(b.ord) over (partition by b.event_key) as first_with_key,
-            min(b.ord) over (partition by b.seq) as first_with_seq,
-            by_key.content_hash as stored_hash,
-            by_seq.idempotency_key as stored_key_of_seq,
-            -- An artifact event must name, by id and path, an artifact recorded for this very session.
-            (b.type = 'artifact' and art.artifact_id is null) as artifact_unknown
-        from batch as b
-        -- Lateral probes with limit 1: one index lookup per input event, never a scan of the session.
-        left join lateral (
-            select e.content_hash
-            from app.events as e
-            where
-                e.workspace_id = s.workspace_id
-                and e.project_id = s.project_id
-                and e.trace_id = s.trace_id
-                and e.idempotency_key = b.event_key
-            limit 1
-        ) as by_key on true
-        left join lateral (
-            select e.idempotency_key
-            from app.events as e
-            where
-                e.workspace_id = s.workspace_id
-                and e.project_id = s.project_id
-                and e.trace_id = s.trace_id
-                and e.seq = b.seq
-                and b.seq <= s.last_seq
-            limit 1
-        ) as by_seq on true
-        left join lateral (
-            select a.artifact_id
-            from app.artifacts as a
-            where
-                b.type = 'artifact'
-                and a.workspace_id = s.workspace_id
-                and a.artifact_id = b.payload ->> 'artifact_id'
-                and a.project_id = s.project_id
-                and a.trace_id = s.trace_id
-                and a.storage_path = b.payload ->> 'storage_path'
-        ) as art on true
-        order by b.ord
-    loop
-        if r.stored_hash is not null then
-            -- A twin stored before 0012 carries the legacy hash of the same content.
-            code := case
-                when r.stored_hash = r.hash then 'duplicate'
-                when r.stored_hash = internal.legacy_content_hash(r.seq, r.type, r.name, r.ts, r.payload, r.parent_seq)
-                    then 'duplicate'
-                else 'idempotency_conflict'
-            end;
-        elsif r.first_with_key < r.ord then
-            -- The key came earlier in this batch: the same event again shares its fate.
-            code := case
-                when append_events.hashes[r.first_with_key] <> r.hash then 'idempotency_conflict'
-                when outcomes[r.first_with_key] in ('accepted', 'duplicate') then 'duplicate'
-                else outcomes[r.first_with_key]
-            end;
-        elsif r.stored_key_of_seq is not null then
-            code := 'seq_conflict';
-        elsif r.first_with_seq < r.ord and outcomes[r.first_with_seq] = 'accepted' then
-            code := 'seq_conflict';
-        elsif ended then
-            code := 'session_ended';
-        elsif r.seq <= running_max then
-            code := 'seq_not_monotonic';
-        elsif r.artifact_unknown then
-            code := 'unknown_artifact';
-        else
-            code := 'accepted';
-            running_max := r.seq;
-            acc_ord := acc_ord || r.ord;
-            acc_seq := acc_seq || r.seq;
-            if r.type = 'error' or (r.type = 'tool.result' and r.payload ->> 'status' = 'error') then
-                new_errors := new_errors + 1;
+                b.*,
+                min(b.ord) over (partition by b.event_key) as first_with_key,
+                min(b.ord) over (partition by b.seq) as first_with_seq,
+                by_key.content_hash as stored_hash,
+                by_seq.idempotency_key as stored_key_of_seq,
+                -- An artifact event must name, by id and path, an artifact recorded for this very session.
+                (b.type = 'artifact' and art.artifact_id is null) as artifact_unknown
+            from batch as b
+            -- Lateral probes with limit 1: one index lookup per input event, never a scan of the session.
+            left join lateral (
+                select e.content_hash
+                from app.events as e
+                where
+                    e.workspace_id = s.workspace_id
+                    and e.project_id = s.project_id
+                    and e.trace_id = s.trace_id
+                    and e.idempotency_key = b.event_key
+                limit 1
+            ) as by_key on true
+            left join lateral (
+                select e.idempotency_key
+                from app.events as e
+                where
+                    e.workspace_id = s.workspace_id
+                    and e.project_id = s.project_id
+                    and e.trace_id = s.trace_id
+                    and e.seq = b.seq
+                    and b.seq <= s.last_seq
+                limit 1
+            ) as by_seq on true
+            left join lateral (
+                select a.artifact_id
+                from app.artifacts as a
+                where
+                    b.type = 'artifact'
+                    and a.workspace_id = s.workspace_id
+                    and a.artifact_id = b.payload ->> 'artifact_id'
+                    and a.project_id = s.project_id
+                    and a.trace_id = s.trace_id
+                    and a.storage_path = b.payload ->> 'storage_path'
+            ) as art on true
+            order by b.ord
+        loop
+            if r.stored_hash is not null then
+                -- A twin stored before 0012 carries the legacy hash of the same content.
+                code := case
+                    when r.stored_hash = r.hash then 'duplicate'
+                    when r.stored_hash = internal.legacy_content_hash(r.seq, r.type, r.name, r.ts, r.payload, r.parent_seq)
+                        then 'duplicate'
+                    else 'idempotency_conflict'
+                end;
+            elsif r.first_with_key < r.ord then
+                -- The key came earlier in this batch: the same event again shares its fate.
+                code := case
+                    when append_events.hashes[r.first_with_key] <> r.hash then 'idempotency_conflict'
+                    when outcomes[r.first_with_key] in ('accepted', 'duplicate') then 'duplicate'
+                    else outcomes[r.first_with_key]
+                end;
+            elsif r.stored_key_of_seq is not null then
+                code := 'seq_conflict';
+            elsif r.first_with_seq < r.ord and outcomes[r.first_with_seq] = 'accepted' then
+                code := 'seq_conflict';
+            elsif ended then
+                code := 'session_ended';
+            elsif r.seq <= running_max then
+                code := 'seq_not_monotonic';
+            elsif r.artifact_unknown then
+                code := 'unknown_artifact';
+            else
+                code := 'accepted';
+                running_max := r.seq;
+                acc_ord := acc_ord || r.ord;
+                acc_seq := acc_seq || r.seq;
+                if r.type = 'error' or (r.type = 'tool.result' and r.payload ->> 'status' = 'error') then
+                    new_errors := new_errors + 1;
+                end if;
+                if r.type = 'session.end' then
+                    ended := true;
+                    ended_now := true;
+                    s.status := coalesce(r.payload ->> 'outcome', 'success');
+                end if;
             end if;
-            if r.type = 'session.end' then
-                ended := true;
-                ended_now := true;
-                s.status := coalesce(r.payload ->> 'outcome', 'success');
+            outcomes[r.ord] := code;
+            if code = 'duplicate' then
+                duplicates := duplicates + 1;
+            elsif code <> 'accepted' then
+                rejected := rejected || jsonb_build_object(
+                    'index', r.index,
+                    'idempotency_key', r.event_key,
+                    'code', code,
+                    'reason', case code
+                        when 'seq_not_monotonic' then 'seq must be monotonic for this session'
+                        when 'idempotency_conflict' then 'idempotency key already used with different content'
+                        when 'seq_conflict' then 'seq already stored under another idempotency key'
+                        when 'session_ended' then 'session has ended'
+                        when 'unknown_artifact' then 'artifact_id and storage_path must name an artifact of this session'
+                    end
+                );
             end if;
-        end if;
-        outcomes[r.ord] := code;
-        if code = 'duplicate' then
-            duplicates := duplicates + 1;
-        elsif code <> 'accepted' then
-            rejected := rejected || jsonb_build_object(
-                'index', r.index,
-                'idempotency_key', r.event_key,
-                'code', code,
-                'reason', case code
-                    when 'seq_not_monotonic' then 'seq must be monotonic for this session'
-                    when 'idempotency_conflict' then 'idempotency key already used with different content'
-                    when 'seq_conflict' then 'seq already stored under another idempotency key'
-                    when 'session_ended' then 'session has ended'
-                    when 'unknown_artifact' then 'artifact_id and storage_path must name an artifact of this session'
-                end
-            );
-        end if;
-    end loop;
+        end loop;
+    end if;
 
     accepted := cardinality(acc_seq);
     if accepted > 0 then

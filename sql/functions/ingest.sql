@@ -71,23 +71,42 @@ comment on function internal.find_session(text, text, boolean) is
 'The caller''s session by id (404 if invisible, 409 if ambiguous); for writes, checked writable and locked.';
 
 create or replace function internal.take_positions(workspace_id text, n integer) returns bigint
-language sql volatile
+language plpgsql volatile
 set search_path = ''
 as $$
+-- plpgsql, not sql: a sql function with a SET clause is planned again on every call, and with the
+-- counter's RLS policies that planning cost more than the update itself. The row exists from the
+-- workspace's first message on, so the update is the path taken; the insert runs once.
+declare
+    taken bigint;
+begin
     -- Called as late as possible in the writing transaction: the row lock serialises commits per workspace.
-    insert into app.stream_counters as c (workspace_id, last_position)
-    values (take_positions.workspace_id, take_positions.n)
-    on conflict (workspace_id) do update set last_position = c.last_position + excluded.last_position
-    returning last_position - take_positions.n + 1
+    update app.stream_counters as c
+    set last_position = c.last_position + take_positions.n
+    where c.workspace_id = take_positions.workspace_id
+    returning c.last_position - take_positions.n + 1 into taken;
+    if taken is null then
+        insert into app.stream_counters as c (workspace_id, last_position)
+        values (take_positions.workspace_id, take_positions.n)
+        on conflict on constraint stream_counters_pkey do update set last_position = c.last_position + excluded.last_position
+        returning c.last_position - take_positions.n + 1 into taken;
+    end if;
+    return taken;
+end
 $$;
 comment on function internal.take_positions(text, integer) is
 'Takes n consecutive stream positions of a workspace and returns the first.';
 
 create or replace function internal.notify_stream(workspace_id text, head bigint) returns void
-language sql volatile
+language plpgsql volatile
 set search_path = ''
 as $$
-    select pg_notify('agentdeck_stream', json_build_object('workspace_id', workspace_id, 'position', head)::text)
+begin
+    -- plpgsql so that its plan is cached (see take_positions).
+    perform pg_notify(
+        'agentdeck_stream', json_build_object('workspace_id', notify_stream.workspace_id, 'position', notify_stream.head)::text
+    );
+end
 $$;
 comment on function internal.notify_stream(text, bigint) is 'Wakes stream listeners (delivered on commit).';
 
