@@ -1,4 +1,5 @@
--- Reads whose cost does not grow with history, and stream retention per workspace (docs/decisions/0005-scale.md).
+-- Reads whose cost does not grow with history, stream retention per workspace, a cheaper events insert.
+-- Why: docs/decisions/0015-history-independent-reads-and-ingest.md.
 --
 -- Under RLS PostgreSQL only uses a query's own predicate in an index scan when every operator in
 -- it is leakproof. `position + message_count > $1` is not (int8pl can overflow), nor is
