@@ -23,7 +23,8 @@ from api.openapi import build_document
 from api.ratelimit import RequestThrottle
 from api.routes import analysis, artifacts, health, incidents, metrics, sessions, stream, traces
 from api.storage import open_storage
-from api.stream import StreamHub
+from api.stream.hub import StreamHub
+from api.stream.retention import StreamRetention
 from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
@@ -84,16 +85,19 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             page_timeout_seconds=2 * settings.statement_timeout_ms / 1000 + 30,
         )
         _watch(app.state.metrics, app.state.db, app.state.stream_hub)
-        worker = None
+        workers = []
         if settings.run_worker:
-            worker = asyncio.create_task(
-                AnalysisWorker(app.state.db, runner=app.state.analysis, metrics=app.state.metrics).run())
+            workers = [
+                asyncio.create_task(
+                    AnalysisWorker(app.state.db, runner=app.state.analysis, metrics=app.state.metrics).run()),
+                asyncio.create_task(StreamRetention(app.state.db, settings.stream).run()),
+            ]
         try:
             yield
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.cancel()
-                await asyncio.gather(worker, return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
             await app.state.stream_hub.close()
             await app.state.storage.close()
             app.state.analysis.close()

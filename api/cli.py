@@ -287,8 +287,9 @@ def _serve(settings: Settings, url: str) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
-    """Analyse ended sessions, for deployments that run workers apart from `serve`."""
+    """Analyse ended sessions and prune the stream, for deployments that run workers apart from `serve`."""
     from api.db import Database, api_role_url
+    from api.stream.retention import StreamRetention
     from api.worker import AnalysisWorker
 
     url = database_url(settings, create=False)
@@ -298,7 +299,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
                                     max_size=settings.pool_max, statement_timeout_ms=settings.statement_timeout_ms,
                                     max_waiters=settings.backpressure_waiters)
         try:
-            await AnalysisWorker(db).run()
+            await asyncio.gather(AnalysisWorker(db).run(), StreamRetention(db, settings.stream).run())
         finally:
             await db.close()
 
@@ -384,7 +385,7 @@ def parser() -> argparse.ArgumentParser:
     listener(command(sub, "dev", "embedded default: migrate, bootstrap once, print how to get in, serve", cmd_dev))
     command(sub, "migrate", "apply pending migrations", cmd_migrate)
     command(sub, "schema", "print the event JSON Schema", cmd_schema)
-    command(sub, "worker", "run the analysis worker without serving", cmd_worker)
+    command(sub, "worker", "run the analysis worker and stream retention, no API", cmd_worker)
     command(sub, "status", "data directory, database, server health, workspaces and projects", cmd_status)
 
     def group(name: str, summary: str) -> Any:

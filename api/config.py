@@ -165,6 +165,11 @@ class StreamSettings:
     reauthorize_seconds: float = 60.0
     ping_seconds: float = 10.0
     poll_seconds: float = 30.0
+    # Retention (api/stream/retention.py): the default per workspace (0: keep forever), the rows
+    # pruned per workspace per transaction, and the pause between passes.
+    retention_seconds: int = 7 * 24 * 3600
+    retention_batch: int = 1000
+    retention_interval_seconds: float = 60.0
 
 
 def _stream_settings(env: Mapping[str, str]) -> StreamSettings:
@@ -177,6 +182,9 @@ def _stream_settings(env: Mapping[str, str]) -> StreamSettings:
         reauthorize_seconds=_float(env, "AGENTDECK_STREAM_REAUTHORIZE_SECONDS", 60.0),
         ping_seconds=_float(env, "AGENTDECK_STREAM_PING_SECONDS", 10.0),
         poll_seconds=_float(env, "AGENTDECK_STREAM_POLL_SECONDS", 30.0),
+        retention_seconds=_int(env, "AGENTDECK_STREAM_RETENTION_SECONDS", 7 * 24 * 3600, minimum=0),
+        retention_batch=_int(env, "AGENTDECK_STREAM_RETENTION_BATCH", 1000, minimum=1),
+        retention_interval_seconds=_float(env, "AGENTDECK_STREAM_RETENTION_INTERVAL_SECONDS", 60.0),
     )
 
 

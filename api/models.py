@@ -91,7 +91,7 @@ class StoredEvent(BaseModel):
     payload: dict[str, Any]
     parent_seq: int | None
     received_at: datetime
-    position: int
+    position: int | None = Field(description="stream position; null once the stream retention has pruned it")
 
 
 class EventsPage(BaseModel):

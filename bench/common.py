@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import asyncpg
-import httpx
 
 from api import admin
 from api.migrate import migrate
+from tests.support.serve_process import serve_process
 from tests.support.target import server_url, with_database
 
 
@@ -34,12 +30,6 @@ class BenchTarget:
         """The server process's current and peak resident set (VmRSS, VmHWM), in KiB."""
         fields = dict(line.split(":", 1) for line in open(f"/proc/{self.server_pid}/status").read().splitlines())
         return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _prepare(server: str, name: str) -> tuple[str, dict[str, str]]:
@@ -66,35 +56,30 @@ async def _drop(server: str, name: str) -> None:
 
 
 @contextmanager
-def bench_target(**env: str) -> Iterator[BenchTarget]:
-    """A migrated scratch database with one project and key, and `agentdeck serve` on a free loopback port."""
+def scratch_database() -> Iterator[tuple[str, dict[str, str]]]:
+    """A migrated scratch database with one workspace, project and key (dropped afterwards)."""
     server = os.environ.get("DATABASE_URL") or server_url()
     name = f"agentdeck_bench_{secrets.token_hex(4)}"
     url, tenant = asyncio.run(_prepare(server, name))
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--no-migrate"],
-        env={**os.environ, "DATABASE_URL": url, "AGENTDECK_PORT": str(port), "AGENTDECK_RATE_PER_SECOND": "1000000",
-             "AGENTDECK_RATE_BURST": "1000000", "AGENTDECK_JWT_SECRET": secrets.token_urlsafe(40), **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("agentdeck serve did not become ready")
-            time.sleep(0.1)
-        yield BenchTarget(url, base, tenant["key"], tenant["workspace_id"], tenant["project_id"], process.pid)
+        yield url, tenant
     finally:
-        process.terminate()
-        process.wait(30)
         asyncio.run(_drop(server, name))
+
+
+@contextmanager
+def bench_target(**env: str) -> Iterator[BenchTarget]:
+    """A migrated scratch database with one project and key, and `agentdeck serve` on a free loopback port."""
+    with scratch_database() as (url, tenant), _serve(url, tenant, env) as target:
+        yield target
+
+
+@contextmanager
+def _serve(url: str, tenant: dict[str, str], env: dict[str, str]) -> Iterator[BenchTarget]:
+    with serve_process(url, AGENTDECK_RATE_PER_SECOND="1000000", AGENTDECK_RATE_BURST="1000000",
+                       AGENTDECK_JWT_SECRET=secrets.token_urlsafe(40), **env) as served:
+        yield BenchTarget(url, served.base_url, tenant["key"], tenant["workspace_id"], tenant["project_id"],
+                          served.pid)
 
 
 def percentile(values: list[float], fraction: float) -> float:

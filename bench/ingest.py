@@ -31,6 +31,53 @@ BATCHES_PER_CLIENT = int(os.environ.get("BENCH_BATCHES", "60"))
 SINGLE_EVENTS = int(os.environ.get("BENCH_SINGLE", "400"))
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (0 once it is gone)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+async def backend_cpu(database_url: str) -> dict[int, float]:
+    """CPU used so far by every backend connected to the bench database."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        pids = [r["pid"] for r in await conn.fetch(
+            "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")]
+    finally:
+        await conn.close()
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+class CpuMeter:
+    """CPU per batch of the server process, the database backends and this client, over one phase."""
+
+    def __init__(self, target: BenchTarget, server_pid: int | None) -> None:
+        self._target, self._server_pid = target, server_pid
+
+    async def __aenter__(self) -> CpuMeter:
+        self._backends = await backend_cpu(self._target.database_url)
+        self._server = cpu_seconds(self._server_pid) if self._server_pid else 0.0
+        self._client = time.process_time()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.client = time.process_time() - self._client
+        self.server = (cpu_seconds(self._server_pid) - self._server) if self._server_pid else 0.0
+        after = await backend_cpu(self._target.database_url)
+        self.database = sum(cpu - self._backends.get(pid, 0.0) for pid, cpu in after.items())
+
+    def per_batch_ms(self, batches: int) -> str:
+        total = self.server + self.database + self.client
+        return (f"server {self.server / batches * 1000:.2f} + database {self.database / batches * 1000:.2f}"
+                f" + client {self.client / batches * 1000:.2f} = {total / batches * 1000:.2f} ms CPU per batch")
+
+
 def realistic_event(rng: random.Random, seq: int) -> dict[str, Any]:
     """One of the four shapes an agent run is made of, 300-600 bytes of JSON."""
     kind = seq % 4
@@ -59,7 +106,7 @@ def client_batches(index: int) -> list[list[dict[str, Any]]]:
     return [[realistic_event(rng, batch * BATCH + i) for i in range(BATCH)] for batch in range(BATCHES_PER_CLIENT)]
 
 
-async def http_ingest(target: BenchTarget) -> float:
+async def http_ingest(target: BenchTarget) -> tuple[float, CpuMeter]:
     host, port = target.base_url.removeprefix("http://").split(":")
     headers = {"Authorization": f"Bearer {target.key}"}
     bodies = [[json.dumps({"events": batch}).encode() for batch in client_batches(i)] for i in range(CLIENTS)]
@@ -73,12 +120,14 @@ async def http_ingest(target: BenchTarget) -> float:
                 status, answer = await http.post_json(f"/api/traces/{trace}/events", body)
                 assert status == 200 and json.loads(answer)["accepted"] == BATCH, answer
 
-    started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    return CLIENTS * BATCHES_PER_CLIENT * BATCH / (time.perf_counter() - started)
+    async with CpuMeter(target, target.server_pid) as meter:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(CLIENTS)))
+        elapsed = time.perf_counter() - started
+    return CLIENTS * BATCHES_PER_CLIENT * BATCH / elapsed, meter
 
 
-async def raw_insert(target: BenchTarget) -> float:
+async def raw_insert(target: BenchTarget) -> tuple[float, CpuMeter]:
     setup = await asyncpg.connect(target.database_url)
     # The same shape: columns, defaults, checks, primary key and idempotency index (no RLS, no foreign key).
     await setup.execute("create table public.raw_events (like app.events including all)")
@@ -93,23 +142,26 @@ async def raw_insert(target: BenchTarget) -> float:
                                 [hashlib.sha256(p.encode()).digest() for p in payloads]))
         rows.append(client_rows)
 
-    async def writer(index: int) -> None:
-        conn = await asyncpg.connect(target.database_url)
-        try:
-            for seqs, keys, types, payloads, hashes in rows[index]:
-                await conn.execute(
-                    "insert into public.raw_events (workspace_id, project_id, trace_id, seq, idempotency_key, type,"
-                    " payload, content_hash) select $1, $2, $3, u.seq, u.key, u.type, u.payload::jsonb, u.hash"
-                    " from unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[])"
-                    " as u (seq, key, type, payload, hash)",
-                    target.workspace_id, target.project_id, f"raw-{index}", seqs, keys, types, payloads, hashes,
-                )
-        finally:
-            await conn.close()
+    conns = [await asyncpg.connect(target.database_url) for _ in range(CLIENTS)]
 
-    started = time.perf_counter()
-    await asyncio.gather(*(writer(i) for i in range(CLIENTS)))
-    return CLIENTS * BATCHES_PER_CLIENT * BATCH / (time.perf_counter() - started)
+    async def writer(index: int) -> None:
+        conn = conns[index]
+        for seqs, keys, types, payloads, hashes in rows[index]:
+            await conn.execute(
+                "insert into public.raw_events (workspace_id, project_id, trace_id, seq, idempotency_key, type,"
+                " payload, content_hash) select $1, $2, $3, u.seq, u.key, u.type, u.payload::jsonb, u.hash"
+                " from unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[])"
+                " as u (seq, key, type, payload, hash)",
+                target.workspace_id, target.project_id, f"raw-{index}", seqs, keys, types, payloads, hashes,
+            )
+
+    async with CpuMeter(target, None) as meter:
+        started = time.perf_counter()
+        await asyncio.gather(*(writer(i) for i in range(CLIENTS)))
+        elapsed = time.perf_counter() - started
+    for conn in conns:
+        await conn.close()
+    return CLIENTS * BATCHES_PER_CLIENT * BATCH / elapsed, meter
 
 
 def single_event_latency(target: BenchTarget) -> tuple[float, float]:
@@ -129,13 +181,17 @@ def single_event_latency(target: BenchTarget) -> tuple[float, float]:
 def main() -> None:
     sizes = [len(json.dumps(event)) for batch in client_batches(0) for event in batch]
     with bench_target() as target:
-        http_rate = asyncio.run(http_ingest(target))
-        raw_rate = asyncio.run(raw_insert(target))
+        http_rate, http_cpu = asyncio.run(http_ingest(target))
+        raw_rate, raw_cpu = asyncio.run(raw_insert(target))
         p50, p99 = single_event_latency(target)
+    batches = CLIENTS * BATCHES_PER_CLIENT
     print(f"event size: {min(sizes)}-{max(sizes)} bytes of JSON (mean {sum(sizes) / len(sizes):.0f})")
     print(f"HTTP ingest, {CLIENTS} clients x batches of {BATCH}: {http_rate:,.0f} events/s")
     print(f"raw unnest insert, {CLIENTS} connections x {BATCH}: {raw_rate:,.0f} events/s")
     print(f"ratio HTTP/raw: {http_rate / raw_rate:.0%}")
+    # CPU is what the two paths compete for on a busy machine: its ratio is the steadier figure.
+    print(f"HTTP CPU: {http_cpu.per_batch_ms(batches)}")
+    print(f"raw CPU: {raw_cpu.per_batch_ms(batches)}")
     print(f"single-event POST latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
 
 

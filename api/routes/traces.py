@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from api.context import authorize, json_text, parse_body, parse_query, read_json, validation_details
 from api.errors import ApiError, rejection_error
-from api.event_types import EventIn, event_for_sql, validate_event
+from api.event_types import EventIn, SqlEvent, event_for_sql, validate_event
 from api.models import (
     TRACE_ID_PATTERN,
     BatchResult,
@@ -73,15 +73,17 @@ async def append_events(request: Request) -> Response:
     settings = request.app.state.settings
     project_id = parse_query(ProjectQuery, request).project_id
     batch, single = _split_batch(await read_json(request, settings.max_body_bytes), settings.max_batch_events)
-    valid, invalid = [], []
+    valid: list[SqlEvent] = []
+    invalid: list[dict[str, Any]] = []
     for index, raw in enumerate(batch):
         try:
             valid.append(event_for_sql(validate_event(raw), index))
         except ValidationError as exc:
             invalid.append(_invalid(index, raw, trace_id, exc))
+    columns = [list(column) for column in zip(*valid, strict=True)] or [[] for _ in SqlEvent._fields]
     result = json.loads(await request.app.state.db.call(
-        identity, "select api.append_events($1, $2, $3::jsonb)", trace_id, project_id, json.dumps(valid),
-        readonly=False,
+        identity, "select api.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", trace_id, project_id,
+        *columns, readonly=False,
     ))
     request.app.state.metrics.count_ingest({**result, "rejected": result["rejected"] + invalid})
     if single:

@@ -1,4 +1,4 @@
--- Trace sessions and their events: create and append (ordering and idempotency in one call per batch).
+-- Trace sessions: create, and the helpers appending events uses (append.sql).
 
 create or replace function internal.session_json(s app.trace_sessions) returns jsonb
 language sql stable
@@ -83,23 +83,42 @@ comment on function internal.find_session(text, text, boolean) is
 'For the writing api functions: the caller''s session (internal.visible_session), checked writable and locked.';
 
 create or replace function internal.take_positions(workspace_id text, n integer) returns bigint
-language sql volatile
+language plpgsql volatile
 set search_path = ''
 as $$
+-- plpgsql, not sql: a sql function with a SET clause is planned again on every call, and with the
+-- counter's RLS policies that planning cost more than the update itself. The row exists from the
+-- workspace's first message on, so the update is the path taken; the insert runs once.
+declare
+    taken bigint;
+begin
     -- Called as late as possible in the writing transaction: the row lock serialises commits per workspace.
-    insert into app.stream_counters as c (workspace_id, last_position)
-    values (take_positions.workspace_id, take_positions.n)
-    on conflict (workspace_id) do update set last_position = c.last_position + excluded.last_position
-    returning last_position - take_positions.n + 1
+    update app.stream_counters as c
+    set last_position = c.last_position + take_positions.n
+    where c.workspace_id = take_positions.workspace_id
+    returning c.last_position - take_positions.n + 1 into taken;
+    if taken is null then
+        insert into app.stream_counters as c (workspace_id, last_position)
+        values (take_positions.workspace_id, take_positions.n)
+        on conflict on constraint stream_counters_pkey do update set last_position = c.last_position + excluded.last_position
+        returning c.last_position - take_positions.n + 1 into taken;
+    end if;
+    return taken;
+end
 $$;
 comment on function internal.take_positions(text, integer) is
 'Takes n consecutive stream positions of a workspace and returns the first.';
 
 create or replace function internal.notify_stream(workspace_id text, head bigint) returns void
-language sql volatile
+language plpgsql volatile
 set search_path = ''
 as $$
-    select pg_notify('agentdeck_stream', json_build_object('workspace_id', workspace_id, 'position', head)::text)
+begin
+    -- plpgsql so that its plan is cached (see take_positions).
+    perform pg_notify(
+        'agentdeck_stream', json_build_object('workspace_id', notify_stream.workspace_id, 'position', notify_stream.head)::text
+    );
+end
 $$;
 comment on function internal.notify_stream(text, bigint) is 'Wakes stream listeners (delivered on commit).';
 
@@ -176,210 +195,31 @@ $$;
 comment on function api.create_trace(jsonb) is
 'POST /api/traces: creates a session, or returns the existing one for a retried create with the same body.';
 
-create or replace function api.append_events(trace_id text, project_id text, events jsonb) returns jsonb
-language plpgsql volatile security definer
+create or replace function internal.delete_session_events() returns trigger
+language plpgsql volatile
 set search_path = ''
 as $$
--- One call per batch. `events` holds the schema-valid events, each with its request `index`;
--- they are classified in that order against what is stored and what came earlier in the batch.
-declare
-    s app.trace_sessions;
-    r record;
-    code text;
-    running_max bigint;
-    ended boolean;
-    ended_now boolean := false;
-    outcomes text[] := '{}';
-    hashes bytea[] := '{}';
-    acc_seq bigint[] := '{}';
-    acc_key text[] := '{}';
-    acc_type text[] := '{}';
-    acc_name text[] := '{}';
-    acc_payload jsonb[] := '{}';
-    acc_parent bigint[] := '{}';
-    acc_ts timestamptz[] := '{}';
-    acc_hash bytea[] := '{}';
-    rejected jsonb[] := '{}';
-    duplicates integer := 0;
-    new_errors integer := 0;
-    accepted integer;
-    first_position bigint;
 begin
-    perform internal.require_identity();
-    perform internal.record_key_use();
-    s := internal.find_session(append_events.trace_id, append_events.project_id, true);
-    running_max := coalesce(s.last_seq, -1);
-    ended := s.status <> 'running';
-
-    for r in
-        with batch as materialized (
-            select
-                x.ordinality::integer as position_in_batch,
-                x.value as e,
-                coalesce(x.value ->> 'idempotency_key', s.trace_id || ':' || (x.value ->> 'seq')) as key,
-                (x.value ->> 'seq')::bigint as seq
-            from jsonb_array_elements(append_events.events) with ordinality as x
-        )
-        select
-            b.position_in_batch as i,
-            b.e,
-            b.key,
-            b.seq,
-            sha256(convert_to((b.e - 'index' - 'idempotency_key')::text, 'UTF8')) as hash,
-            min(b.position_in_batch) over (partition by b.key) as first_with_key,
-            min(b.position_in_batch) over (partition by b.seq) as first_with_seq,
-            by_key.content_hash as stored_hash,
-            by_seq.idempotency_key as stored_key_of_seq,
-            -- An artifact event must name, by id and path, an artifact recorded for this very session.
-            (b.e ->> 'type' = 'artifact' and art.artifact_id is null) as artifact_unknown
-        from batch as b
-        -- Lateral probes with limit 1: one index lookup per input event, never a scan of the session.
-        left join lateral (
-            select e.content_hash
-            from app.events as e
-            where
-                e.workspace_id = s.workspace_id
-                and e.project_id = s.project_id
-                and e.trace_id = s.trace_id
-                and e.idempotency_key = b.key
-            limit 1
-        ) as by_key on true
-        left join lateral (
-            select e.idempotency_key
-            from app.events as e
-            where
-                e.workspace_id = s.workspace_id
-                and e.project_id = s.project_id
-                and e.trace_id = s.trace_id
-                and e.seq = b.seq
-                and b.seq <= s.last_seq
-            limit 1
-        ) as by_seq on true
-        left join lateral (
-            select a.artifact_id
-            from app.artifacts as a
-            where
-                b.e ->> 'type' = 'artifact'
-                and a.workspace_id = s.workspace_id
-                and a.artifact_id = b.e -> 'payload' ->> 'artifact_id'
-                and a.project_id = s.project_id
-                and a.trace_id = s.trace_id
-                and a.storage_path = b.e -> 'payload' ->> 'storage_path'
-        ) as art on true
-        order by b.position_in_batch
-    loop
-        if r.stored_hash is not null then
-            code := case when r.stored_hash = r.hash then 'duplicate' else 'idempotency_conflict' end;
-        elsif r.first_with_key < r.i then
-            -- The key came earlier in this batch: the same event again shares its fate.
-            code := case
-                when hashes[r.first_with_key] <> r.hash then 'idempotency_conflict'
-                when outcomes[r.first_with_key] in ('accepted', 'duplicate') then 'duplicate'
-                else outcomes[r.first_with_key]
-            end;
-        elsif r.stored_key_of_seq is not null then
-            code := 'seq_conflict';
-        elsif r.first_with_seq < r.i and outcomes[r.first_with_seq] = 'accepted' then
-            code := 'seq_conflict';
-        elsif ended then
-            code := 'session_ended';
-        elsif r.seq <= running_max then
-            code := 'seq_not_monotonic';
-        elsif r.artifact_unknown then
-            code := 'unknown_artifact';
-        else
-            code := 'accepted';
-            running_max := r.seq;
-            acc_seq := acc_seq || r.seq;
-            acc_key := acc_key || r.key;
-            acc_type := acc_type || (r.e ->> 'type');
-            acc_name := acc_name || (r.e ->> 'name');
-            acc_payload := acc_payload || coalesce(r.e -> 'payload', '{}');
-            acc_parent := acc_parent || (r.e ->> 'parent_seq')::bigint;
-            acc_ts := acc_ts || (r.e ->> 'ts')::timestamptz;
-            acc_hash := acc_hash || r.hash;
-            if r.e ->> 'type' = 'error' or (r.e ->> 'type' = 'tool.result' and r.e -> 'payload' ->> 'status' = 'error') then
-                new_errors := new_errors + 1;
-            end if;
-            if r.e ->> 'type' = 'session.end' then
-                ended := true;
-                ended_now := true;
-                s.status := coalesce(r.e -> 'payload' ->> 'outcome', 'success');
-            end if;
-        end if;
-        outcomes[r.i] := code;
-        hashes[r.i] := r.hash;
-        if code = 'duplicate' then
-            duplicates := duplicates + 1;
-        elsif code <> 'accepted' then
-            rejected := rejected || jsonb_build_object(
-                'index', (r.e ->> 'index')::integer,
-                'idempotency_key', r.key,
-                'code', code,
-                'reason', case code
-                    when 'seq_not_monotonic' then 'seq must be monotonic for this session'
-                    when 'idempotency_conflict' then 'idempotency key already used with different content'
-                    when 'seq_conflict' then 'seq already stored under another idempotency key'
-                    when 'session_ended' then 'session has ended'
-                    when 'unknown_artifact' then 'artifact_id and storage_path must name an artifact of this session'
-                end
-            );
-        end if;
-    end loop;
-
-    accepted := cardinality(acc_seq);
-    if accepted > 0 then
-        insert into app.events (
-            workspace_id, project_id, trace_id, seq, idempotency_key, type, name, payload, parent_seq, client_ts,
-            content_hash
-        )
-        select s.workspace_id, s.project_id, s.trace_id, u.*
-        from unnest(acc_seq, acc_key, acc_type, acc_name, acc_payload, acc_parent, acc_ts, acc_hash) as u;
-        if ended_now then
-            -- Queue the automatic analysis (api/worker.py) before taking positions, which comes last.
-            perform internal.enqueue_analysis(s.workspace_id, s.project_id, s.trace_id);
-        end if;
-
-        first_position := internal.take_positions(s.workspace_id, accepted + ended_now::integer);
-        insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, event_seqs)
-        values (s.workspace_id, first_position, accepted, 'trace.event', s.project_id, s.trace_id, acc_seq);
-
-        update app.trace_sessions as t
-        set
-            last_seq = running_max,
-            event_count = t.event_count + accepted,
-            error_count = t.error_count + new_errors,
-            status = s.status,
-            ended_at = case when ended_now then clock_timestamp() else t.ended_at end,
-            updated_at = clock_timestamp()
-        where t.workspace_id = s.workspace_id and t.project_id = s.project_id and t.trace_id = s.trace_id
-        returning * into s;
-
-        if ended_now then
-            insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, payload)
-            values (
-                s.workspace_id, first_position + accepted, 1, 'session.updated', s.project_id, s.trace_id,
-                internal.session_json(s)
-            );
-        end if;
-        perform internal.notify_stream(s.workspace_id, first_position + accepted + ended_now::integer - 1);
-    end if;
-
-    return jsonb_build_object(
-        'accepted', accepted,
-        'duplicates', duplicates,
-        'rejected', to_jsonb(rejected),
-        'first_position', first_position
-    );
+    -- What the foreign key's on delete cascade did, once per statement (0012 dropped the key).
+    delete from app.events as e
+    using deleted_sessions as d
+    where e.workspace_id = d.workspace_id and e.project_id = d.project_id and e.trace_id = d.trace_id;
+    return null;
 end
 $$;
-comment on function api.append_events(text, text, jsonb) is
-'POST /api/traces/{id}/events: classifies a batch in order, stores the accepted events in one insert, positions them.';
+comment on function internal.delete_session_events() is
+'Deletes the events of deleted sessions (the cascade of the events-to-session reference).';
+drop trigger if exists trace_sessions_delete_events on app.trace_sessions;
+create trigger trace_sessions_delete_events after delete on app.trace_sessions
+referencing old table as deleted_sessions
+for each statement execute function internal.delete_session_events();
+comment on trigger trace_sessions_delete_events on app.trace_sessions is
+'Events go with their session (replaces a per-row foreign key check on every appended event).';
 
 revoke all on function internal.session_json(app.trace_sessions), internal.visible_session(text, text),
 internal.find_session(text, text, boolean), internal.take_positions(text, integer),
-internal.notify_stream(text, bigint), api.create_trace(jsonb), api.append_events(text, text, jsonb) from public;
+internal.notify_stream(text, bigint), api.create_trace(jsonb), internal.delete_session_events() from public;
 -- The writers are security definer: they check the credential themselves (find_session, the
 -- writable projects) and write as the owner. Locking sessions, positions and wake-ups are theirs alone.
 grant execute on function internal.session_json(app.trace_sessions), internal.visible_session(text, text),
-api.create_trace(jsonb), api.append_events(text, text, jsonb) to authenticated, agentdeck_key, service_role;
+api.create_trace(jsonb) to authenticated, agentdeck_key, service_role;

@@ -21,6 +21,9 @@ comment on function internal.require_visible_filters(text, text) is
 
 create or replace function api.list_sessions(filters jsonb) returns jsonb
 language plpgsql stable
+-- Custom plans: the absent filters fold away, so each page is planned for the filters it has and
+-- the matching newest-first index (sql/schema/0012) serves it. A generic plan could use none.
+set plan_cache_mode = force_custom_plan
 set search_path = ''
 as $$
 declare
@@ -28,68 +31,95 @@ declare
     after jsonb := internal.decode_cursor(
         filters ->> 'cursor', 'created_at', array['workspace_id', 'project_id', 'trace_id']
     );
+    after_created timestamptz := (after ->> 'created_at')::timestamptz;
+    workspaces text[];
+    projects text[];
+    only_project text := filters ->> 'project_id';
     page jsonb;
     last_row jsonb;
 begin
     perform internal.require_identity();
     perform internal.require_visible_filters(filters ->> 'workspace_id', filters ->> 'project_id');
+    select array_agg(distinct v.workspace_id), array_agg(distinct v.project_id)
+    into workspaces, projects
+    from internal.visible_projects() as v
+    where
+        (filters ->> 'workspace_id' is null or v.workspace_id = filters ->> 'workspace_id')
+        and (only_project is null or v.project_id = only_project);
+    -- One visible project (an API key): read its index, not the workspace's.
+    if cardinality(projects) = 1 then
+        only_project := projects[1];
+    end if;
     select coalesce(jsonb_agg(
         internal.session_json(p.s) || jsonb_build_object('labels', p.labels)
         order by (p.s).created_at desc, (p.s).workspace_id desc, (p.s).project_id desc, (p.s).trace_id desc
     ), '[]')
     into page
     from (
-        select
-            s,
-            -- The row carries its analysis labels (names, in the analysis' deterministic order).
-            coalesce((
-                select jsonb_agg(l.value -> 'label')
-                from app.analyses as a, jsonb_array_elements(a.labels) as l
-                where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
-            ), '[]') as labels
-        from app.trace_sessions as s
-        where
-            (s.workspace_id, s.project_id) in (select * from internal.visible_projects())
-            and (filters ->> 'workspace_id' is null or s.workspace_id = filters ->> 'workspace_id')
-            and (filters ->> 'project_id' is null or s.project_id = filters ->> 'project_id')
-            and (filters ->> 'session_id' is null or s.trace_id = filters ->> 'session_id')
-            and (filters ->> 'status' is null or s.status = filters ->> 'status')
-            and (filters ->> 'agent' is null or s.agent ->> 'name' = filters ->> 'agent')
-            and (filters ->> 'environment' is null or s.environment = filters ->> 'environment')
-            and (filters ->> 'tag' is null or s.tags @> array[filters ->> 'tag'])
-            and (filters ->> 'since' is null or s.created_at >= (filters ->> 'since')::timestamptz)
-            and (filters ->> 'until' is null or s.created_at < (filters ->> 'until')::timestamptz)
-            and (
-                filters ->> 'label' is null
-                or exists (
-                    select from app.analyses as a
-                    where
-                        a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
-                        and a.labels @> jsonb_build_array(jsonb_build_object('label', filters ->> 'label'))
+        -- Newest first within each visible workspace (one index range scan each), merged.
+        select w.s, w.labels
+        from unnest(workspaces) as ws (workspace_id)
+        cross join lateral (
+            select
+                s,
+                -- The row carries its analysis labels (names, in the analysis' deterministic order).
+                coalesce((
+                    select jsonb_agg(l.value -> 'label')
+                    from app.analyses as a, jsonb_array_elements(a.labels) as l
+                    where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
+                ), '[]') as labels
+            from app.trace_sessions as s
+            where
+                s.workspace_id = ws.workspace_id
+                -- Visibility repeated for Supabase's service_role (it bypasses RLS, and sees one
+                -- workspace). A constant list, not a join, so the scan keeps its index order.
+                and s.project_id = any(projects)
+                and (only_project is null or s.project_id = only_project)
+                and (filters ->> 'session_id' is null or s.trace_id = filters ->> 'session_id')
+                and (filters ->> 'status' is null or s.status = filters ->> 'status')
+                and (filters ->> 'agent' is null or s.agent_name = filters ->> 'agent')
+                and (filters ->> 'environment' is null or s.environment = filters ->> 'environment')
+                and (filters ->> 'tag' is null or s.tags @> array[filters ->> 'tag'])
+                and (filters ->> 'since' is null or s.created_at >= (filters ->> 'since')::timestamptz)
+                and (filters ->> 'until' is null or s.created_at < (filters ->> 'until')::timestamptz)
+                and (
+                    filters ->> 'label' is null
+                    or exists (
+                        select from app.analyses as a
+                        where
+                            a.workspace_id = s.workspace_id and a.project_id = s.project_id
+                            and a.trace_id = s.trace_id
+                            and a.labels @> jsonb_build_array(jsonb_build_object('label', filters ->> 'label'))
+                    )
                 )
-            )
-            and (
-                filters ->> 'incident_id' is null
-                or exists (
-                    select from app.incident_sessions as k
-                    where
-                        k.workspace_id = s.workspace_id and k.project_id = s.project_id and k.trace_id = s.trace_id
-                        and k.incident_id = filters ->> 'incident_id'
+                and (
+                    filters ->> 'incident_id' is null
+                    or exists (
+                        select from app.incident_sessions as k
+                        where
+                            k.workspace_id = s.workspace_id and k.project_id = s.project_id
+                            and k.trace_id = s.trace_id
+                            and k.incident_id = filters ->> 'incident_id'
+                    )
                 )
-            )
-            and (
-                filters ->> 'q' is null
-                or strpos(lower(s.trace_id), lower(filters ->> 'q')) > 0
-                or strpos(lower(coalesce(s.name, '')), lower(filters ->> 'q')) > 0
-            )
-            and (
-                after is null
-                or (s.created_at, s.workspace_id, s.project_id, s.trace_id) < (
-                    (after ->> 'created_at')::timestamptz, after ->> 'workspace_id', after ->> 'project_id',
-                    after ->> 'trace_id'
+                and (
+                    filters ->> 'q' is null
+                    or strpos(lower(s.trace_id), lower(filters ->> 'q')) > 0
+                    or strpos(lower(coalesce(s.name, '')), lower(filters ->> 'q')) > 0
                 )
-            )
-        order by s.created_at desc, s.workspace_id desc, s.project_id desc, s.trace_id desc
+                -- The leading bound is a plain (leakproof) comparison the index range starts at;
+                -- the row comparison then drops the ties already sent.
+                and (after_created is null or s.created_at <= after_created)
+                and (
+                    after is null
+                    or (s.created_at, s.workspace_id, s.project_id, s.trace_id) < (
+                        after_created, after ->> 'workspace_id', after ->> 'project_id', after ->> 'trace_id'
+                    )
+                )
+            order by s.created_at desc, s.project_id desc, s.trace_id desc
+            limit max_rows
+        ) as w
+        order by (w.s).created_at desc, (w.s).workspace_id desc, (w.s).project_id desc, (w.s).trace_id desc
         limit max_rows
     ) as p;
     last_row := page -> -1;
@@ -144,7 +174,8 @@ begin
                 e.received_at,
                 m.position + array_position(m.event_seqs, e.seq) - 1 as position
             from app.events as e
-            cross join lateral (
+            -- Left: an event whose stream row was pruned (retention) reads back with a null position.
+            left join lateral (
                 select sm.position, sm.event_seqs
                 from app.stream_messages as sm
                 where
@@ -155,7 +186,7 @@ begin
                     and sm.event_seqs[1] <= e.seq
                 order by sm.event_seqs[1] desc
                 limit 1
-            ) as m
+            ) as m on true
             where
                 e.workspace_id = s.workspace_id
                 and e.project_id = s.project_id

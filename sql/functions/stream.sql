@@ -9,18 +9,34 @@ language sql stable
 set search_path = ''
 as $$
     -- Security invoker on purpose: as a request role RLS decides what is visible, as the owner
-    -- (internal.stream_fetch) everything of the workspace is.
+    -- (internal.stream_fetch) everything of the workspace is. Every predicate on a column is a
+    -- leakproof comparison on an indexed column, so the index serves it under RLS too; of the two
+    -- branches only one runs (the other's gate is a one-time filter, or an equality with null).
     with batches as (
-        select m.*
-        from app.stream_messages as m
-        where
-            m.workspace_id = stream_page.workspace_id
-            and m.position + m.message_count > stream_page.after_position + 1
-            and (stream_page.only_project is null or m.project_id = stream_page.only_project)
-            and (stream_page.only_session is null or m.trace_id = stream_page.only_session)
-        order by m.position + m.message_count
-        -- Every row covers at least one position, so this many rows cover the page.
-        limit stream_page.max_rows
+        (
+            select m.*
+            from app.stream_messages as m
+            where
+                stream_page.only_project is null
+                and m.workspace_id = stream_page.workspace_id
+                and m.end_position > stream_page.after_position + 1
+                and (stream_page.only_session is null or m.trace_id = stream_page.only_session)
+            order by m.end_position
+            -- Every row covers at least one position, so this many rows cover the page.
+            limit stream_page.max_rows
+        )
+        union all
+        (
+            select m.*
+            from app.stream_messages as m
+            where
+                m.workspace_id = stream_page.workspace_id
+                and m.project_id = stream_page.only_project
+                and m.end_position > stream_page.after_position + 1
+                and (stream_page.only_session is null or m.trace_id = stream_page.only_session)
+            order by m.end_position
+            limit stream_page.max_rows
+        )
     )
 
     select
@@ -146,10 +162,23 @@ create or replace function api.stream_backfill(
 language plpgsql stable
 set search_path = ''
 as $$
+declare
+    bounds record;
 begin
     perform internal.require_identity();
     -- The explicit workspace check is for Supabase's service_role, which bypasses RLS.
     perform internal.require_visible_filters(stream_backfill.workspace_id, stream_backfill.only_project);
+    -- The watermark is read in the page's own snapshot: a prune committed after connect cannot
+    -- turn into a silent gap. A cursor below it gets one reset row (id: the head) instead of a page.
+    select * into strict bounds from internal.stream_bounds(stream_backfill.workspace_id);
+    if stream_backfill.after_position < bounds.retained_after then
+        return query select
+            bounds.head, 'reset'::text, null::text, null::text, jsonb_build_object(
+                'reason', 'cursor_expired', 'cursor', stream_backfill.after_position,
+                'retained_after', bounds.retained_after, 'head', bounds.head
+            );
+        return;
+    end if;
     return query
     select *
     from internal.stream_page(
@@ -159,7 +188,7 @@ begin
 end
 $$;
 comment on function api.stream_backfill(text, text, text, bigint, integer) is
-'GET /api/stream backfill: a page of the visible messages after a position, read under the caller''s RLS.';
+'GET /api/stream backfill: a page of the visible messages after a position, read under the caller''s RLS, or a reset row for a cursor older than retention.';
 
 create or replace function internal.stream_fetch(workspace_id text, after_position bigint, max_rows integer)
 returns table (stream_position bigint, kind text, project_id text, session_id text, data jsonb)
@@ -208,8 +237,9 @@ create or replace function internal.prune_stream(workspace_id text, keep_after_p
 language plpgsql volatile security definer
 set search_path = ''
 as $$
--- Retention, run by the operator (see docs/stream.md). trace.event rows stay: replay reads event
--- positions from them, and they go with their events. The watermark only moves forward.
+-- Raises the watermark (it only moves forward, and stops at the head), then deletes the rows it
+-- covers: trace.event rows too, so events older than retention read back with a null position.
+-- The counter row stays locked until commit, so keep each call's range small (prune_expired_stream).
 declare
     watermark bigint;
     removed bigint;
@@ -224,19 +254,67 @@ begin
     delete from app.stream_messages as m
     where
         m.workspace_id = prune_stream.workspace_id
-        and m.position <= watermark
-        and m.kind <> 'trace.event';
+        and m.end_position <= watermark + 1;
     get diagnostics removed = row_count;
     return removed;
 end
 $$;
 comment on function internal.prune_stream(text, bigint) is
-'Stops serving stream positions at or below keep_after_position (cursors older get a reset) and deletes their payload rows.';
+'Stops serving stream positions at or below keep_after_position (cursors older get a reset) and deletes their rows.';
+
+create or replace function internal.prune_expired_stream(
+    after_workspace text, default_retention interval, max_rows integer
+) returns table (workspace_id text, removed bigint)
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+-- One step of the worker's retention pass (api/stream/retention.py): the next workspace after
+-- after_workspace, at most max_rows of its oldest rows, and only the leading run of them older
+-- than its retention (its own, else the default). One workspace per call, so each transaction
+-- holds one counter row briefly. A row's created_at is its transaction's start, so the cut is
+-- exact to within one transaction's length. No row when no workspace is left.
+declare
+    w record;
+    cut bigint;
+begin
+    select c.workspace_id, c.retained_after, coalesce(ws.stream_retention, prune_expired_stream.default_retention) as keep
+    into w
+    from app.stream_counters as c
+    inner join app.workspaces as ws on c.workspace_id = ws.workspace_id
+    where
+        c.workspace_id > prune_expired_stream.after_workspace
+        and coalesce(ws.stream_retention, prune_expired_stream.default_retention) is not null
+    order by c.workspace_id
+    limit 1;
+    if w.workspace_id is null then
+        return;
+    end if;
+    select max(run.end_position) filter (where run.leading_expired) - 1 into cut
+    from (
+        -- The window runs over the limited rows only: one bounded index range scan.
+        select
+            oldest.end_position,
+            bool_and(oldest.created_at < now() - w.keep) over (order by oldest.end_position) as leading_expired
+        from (
+            select m.end_position, m.created_at
+            from app.stream_messages as m
+            where m.workspace_id = w.workspace_id and m.end_position > w.retained_after + 1
+            order by m.end_position
+            limit prune_expired_stream.max_rows
+        ) as oldest
+    ) as run;
+    workspace_id := w.workspace_id;
+    removed := case when cut is null then 0 else internal.prune_stream(w.workspace_id, cut) end;
+    return next;
+end
+$$;
+comment on function internal.prune_expired_stream(text, interval, integer) is
+'Retention, one workspace per call: prunes up to max_rows of its oldest stream rows older than its retention.';
 
 revoke all on function internal.stream_page(text, bigint, integer, text, text), internal.stream_bounds(text),
 api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, integer),
 internal.stream_fetch(text, bigint, integer), internal.emit_stream_message(text, text, text, text, jsonb),
-internal.prune_stream(text, bigint) from public;
+internal.prune_stream(text, bigint), internal.prune_expired_stream(text, interval, integer) from public;
 grant execute on function internal.stream_page(text, bigint, integer, text, text), internal.stream_bounds(text),
 api.stream_authorize(text, text), api.stream_backfill(text, text, text, bigint, integer)
 to authenticated, agentdeck_key, service_role;
@@ -244,4 +322,5 @@ to authenticated, agentdeck_key, service_role;
 -- writing api functions (security definer), pruning by the operator.
 -- The hub reads as the pool's login role itself, outside any request role.
 grant usage on schema internal to agentdeck_api;
-grant execute on function internal.stream_fetch(text, bigint, integer) to agentdeck_api;
+grant execute on function internal.stream_fetch(text, bigint, integer), internal.prune_expired_stream(text, interval, integer)
+to agentdeck_api;

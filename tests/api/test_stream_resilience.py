@@ -16,7 +16,9 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.db import api_role_url
-from api.stream import APPLICATION_NAME, StreamFilter, StreamHub
+from api.stream.hub import StreamHub
+from api.stream.listener import APPLICATION_NAME
+from api.stream.messages import StreamFilter
 from tests.api.conftest import settings_for
 from tests.support.aio import eventually, run
 from tests.support.server import RunningServer

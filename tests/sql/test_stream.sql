@@ -1,7 +1,7 @@
 -- The stream in SQL: reads keep to the credential across workspaces A, B and the canary; the hub's
 -- read is the API login role's alone; internal.emit_stream_message's contract; retention.
 begin;
-select plan(45);
+select plan(57);
 select tests.seed();
 
 -- A: t_a1 (proj_a1) at positions 1-4, t_a2 (proj_a2) at 5-8; B and the canary: one session each at 1-4.
@@ -132,17 +132,56 @@ reset role;
 select is((select last_position from app.stream_counters where workspace_id = 'ws_a'), 9::bigint,
     'only the allowed emit moved the head');
 
--- Retention: the operator's prune moves a watermark forward and deletes payload rows below it.
+-- Retention: a prune moves a watermark forward and deletes the rows wholly below it, trace.event included.
 select ok(not has_function_privilege('authenticated', 'internal.prune_stream(text, bigint)', 'execute')
     and not has_function_privilege('service_role', 'internal.prune_stream(text, bigint)', 'execute')
     and not has_function_privilege('agentdeck_api', 'internal.prune_stream(text, bigint)', 'execute'),
-    'only the owner prunes');
-select is(internal.prune_stream('ws_a', 5), 2::bigint, 'pruning through 5 deletes the two session rows at 1 and 5');
+    'only the owner prunes by position');
+select is(internal.prune_stream('ws_a', 5), 3::bigint,
+    'pruning through 5 deletes the rows at 1, 2-4 and 5');
 select results_eq($$select position from app.stream_messages where workspace_id = 'ws_a' order by 1$$,
-    $$values (2::bigint), (6), (9)$$, 'trace.event rows stay: replay reads positions from them');
+    $$values (6::bigint), (9)$$, 'rows above the watermark stay');
+select tests.authenticate_as('alice');
+select results_eq(
+    $$select stream_position, kind, data from api.stream_backfill('ws_a', null, null, 4, 100)$$,
+    $$values (9::bigint, 'reset', '{"reason": "cursor_expired", "cursor": 4, "retained_after": 5, "head": 9}'::jsonb)$$,
+    'a cursor below the watermark reads one reset row (id: the head), read in the page''s own snapshot');
+select results_eq($$select stream_position from api.stream_backfill('ws_a', null, null, 5, 100)$$,
+    $$values (6::bigint), (7), (8), (9)$$, 'a cursor at the watermark reads on');
+reset role;
 select is(internal.prune_stream('ws_a', 3), 0::bigint, 'pruning below the watermark deletes nothing');
 select is((select retained_after from app.stream_counters where workspace_id = 'ws_a'), 5::bigint,
     'the watermark never moves back');
+
+-- The worker's retention pass: bounded batches, per-workspace retention, young rows kept.
+select ok(has_function_privilege('agentdeck_api', 'internal.prune_expired_stream(text, interval, integer)', 'execute')
+    and not has_function_privilege('authenticated', 'internal.prune_expired_stream(text, interval, integer)', 'execute')
+    and not has_function_privilege('agentdeck_key', 'internal.prune_expired_stream(text, interval, integer)', 'execute')
+    and not has_function_privilege('service_role', 'internal.prune_expired_stream(text, interval, integer)', 'execute'),
+    'the worker (the API login role) runs the retention pass, no request role does');
+update app.stream_messages set created_at = now() - interval '2 days' where workspace_id in ('ws_b', 'ws_canary');
+update app.stream_messages set created_at = now() - interval '2 days' where workspace_id = 'ws_a' and position < 9;
+update app.workspaces set stream_retention = interval '3 days' where workspace_id = 'ws_canary';
+select results_eq($$select * from internal.prune_expired_stream('', interval '1 day', 1)$$,
+    $$values ('ws_a', 1::bigint)$$, 'one call prunes one bounded batch of the first workspace');
+select results_eq($$select * from internal.prune_expired_stream('ws_a', interval '1 day', 1)$$,
+    $$values ('ws_b', 1::bigint)$$, 'the next call the next workspace''s');
+select results_eq($$select * from internal.prune_expired_stream('ws_b', interval '1 day', 1)$$,
+    $$values ('ws_canary', 0::bigint)$$, 'the canary keeps its own longer retention');
+select is_empty($$select * from internal.prune_expired_stream('ws_canary', interval '1 day', 1)$$,
+    'no workspace is left after the last');
+select results_eq(
+    $$select workspace_id, retained_after from app.stream_counters order by 1$$,
+    $$values ('ws_a', 8::bigint), ('ws_b', 1::bigint), ('ws_canary', 0::bigint)$$,
+    'each watermark moved to the end of what was pruned');
+select results_eq($$select * from internal.prune_expired_stream('', interval '1 day', 100)$$,
+    $$values ('ws_a', 0::bigint)$$, 'rows younger than retention stay (A at 9)');
+select results_eq($$select * from internal.prune_expired_stream('ws_a', interval '1 day', 100)$$,
+    $$values ('ws_b', 1::bigint)$$, 'the next pass continues where the batch stopped');
+select results_eq($$select * from internal.prune_expired_stream('', null, 100)$$, $$values ('ws_canary', 0::bigint)$$,
+    'without a default, only workspaces with a retention of their own are visited');
+select is((select count(*)::integer from app.stream_messages where workspace_id = 'ws_a'), 1,
+    'A keeps its young row');
 select lives_ok($$select internal.prune_stream('ws_a', 1000)$$, 'pruning past the head');
 select is((select retained_after from app.stream_counters where workspace_id = 'ws_a'), 9::bigint,
     'the watermark stops at the head');

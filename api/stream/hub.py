@@ -1,13 +1,9 @@
-"""The live stream's server side: one LISTEN connection per process, and the hub that fans out.
+"""The hub: one read per woken workspace, fanned out in memory to that workspace's subscribers.
 
-Writers position every stream message with the per-workspace counter and NOTIFY
-`agentdeck_stream` when they commit (sql/functions/ingest.sql, stream.sql). Here a dedicated
-connection (never a pooled one) LISTENs; on each wake-up the hub reads every woken workspace
-once, by position (`internal.stream_fetch`), and hands the messages to that workspace's
-subscribers in memory, each keeping to what its credential was authorised for at connect.
-The hub reads by position, not from notification payloads, so a lost notification (a
-reconnect, a dropped wake-up) only delays messages until the catch-up after reconnecting or
-the next safety poll.
+On each wake-up (a NOTIFY on the listener connection, api/stream/listener.py) the hub reads every
+woken workspace once, by position (`internal.stream_fetch`), on that same connection, and hands the
+messages to the workspace's subscribers, each keeping to what its credential was authorised for at
+connect. A safety poll re-reads every followed workspace now and then, in case a wake-up was missed.
 """
 
 from __future__ import annotations
@@ -16,59 +12,20 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from api.config import StreamSettings
+from api.stream.listener import CHANNEL, ListenerLost, connect_listener, listen_forever
+from api.stream.messages import STREAM_COLUMNS, StreamFilter, StreamMessage
 
 log = logging.getLogger("agentdeck.stream")
 
-CHANNEL = "agentdeck_stream"
-APPLICATION_NAME = "agentdeck-listener"
-_FETCH = (
-    "select stream_position, kind, project_id, session_id, data::text as data"
-    " from internal.stream_fetch($1, $2, $3)"
-)
-_RECONNECT_MIN_SECONDS = 0.1
-_RECONNECT_MAX_SECONDS = 5.0
-_CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
-
-
-@dataclass(frozen=True, slots=True)
-class StreamMessage:
-    position: int
-    kind: str
-    project_id: str
-    session_id: str | None
-    frame: bytes  # the encoded SSE message, one object shared by every subscriber it goes to
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> StreamMessage:
-        """A row of internal.stream_page (data as JSON text) as its SSE message."""
-        position: int = row["stream_position"]
-        frame = f"id: {position}\nevent: {row['kind']}\ndata: {row['data']}\n\n".encode()
-        return cls(position, row["kind"], row["project_id"], row["session_id"], frame)
-
-
-@dataclass(frozen=True)
-class StreamFilter:
-    """What one subscriber receives: its credential's reach at connect, narrowed by its query."""
-
-    workspace_id: str
-    project_ids: frozenset[str] | None  # None: every project of the workspace, also later ones
-    session_id: str | None = None
-
-    def select(self, messages: list[StreamMessage]) -> list[StreamMessage]:
-        if self.project_ids is None and self.session_id is None:
-            return messages
-        return [m for m in messages if (self.project_ids is None or m.project_id in self.project_ids)
-                and (self.session_id is None or m.session_id == self.session_id)]
+_FETCH = f"select {STREAM_COLUMNS} from internal.stream_fetch($1, $2, $3)"  # noqa: S608 - constant text
 
 
 class Subscription:
@@ -128,10 +85,6 @@ class _Feed:
         self.subscriptions: set[Subscription] = set()
 
 
-class _ListenerLost(Exception):
-    """The listener connection was closed under us (terminated backend, network)."""
-
-
 class StreamHub:
     """Per-process fan-out of the stream: one listener connection, one read per workspace per wake-up."""
 
@@ -149,7 +102,7 @@ class StreamHub:
         self.pause_before_backfill: Callable[[], Awaitable[None]] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="agentdeck-stream-listener")
+        self._task = asyncio.create_task(listen_forever(self._connect, self._serve), name="agentdeck-stream-listener")
 
     async def close(self) -> None:
         """Shutdown: open streams end with a final event, then the listener connection goes."""
@@ -208,52 +161,26 @@ class StreamHub:
     def _on_terminated(self, _conn: Any) -> None:
         self._wake.set()
 
-    async def _listen_forever(self) -> None:
-        delay = _RECONNECT_MIN_SECONDS
-        while True:
-            connected_at = time.monotonic()
-            try:
-                conn = await self._connect()
-                try:
-                    await self._serve(conn)
-                finally:
-                    self.listener_pid = None
-                    conn.terminate()
-            except (*_CONNECTION_ERRORS, _ListenerLost) as exc:
-                # The URL may carry a password: log the error class only.
-                log.warning("stream listener: %s; reconnecting", type(exc).__name__)
-            except Exception:
-                # A bug must not silence every stream of the process for good: log it and start over.
-                log.exception("stream listener failed; reconnecting")
-            if time.monotonic() - connected_at > _RECONNECT_MAX_SECONDS:
-                delay = _RECONNECT_MIN_SECONDS  # that connection had been healthy
-            # Jitter spreads the reconnects of many API processes after a database restart.
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
-            delay = min(delay * 2, _RECONNECT_MAX_SECONDS)
-
     async def _connect(self) -> asyncpg.Connection:
-        conn = await asyncpg.connect(self._url, timeout=10, server_settings={
-            "application_name": APPLICATION_NAME, "statement_timeout": "30000",
-        })
-        try:
-            conn.add_termination_listener(self._on_terminated)
-            await conn.add_listener(CHANNEL, self._on_notify)
-        except BaseException:
-            conn.terminate()
-            raise
-        return conn
+        return await connect_listener(self._url, self._on_notify, self._on_terminated)
 
     async def _serve(self, conn: asyncpg.Connection) -> None:
         """Read woken workspaces until the connection fails; ping it, and poll every feed now and then."""
         self.listener_pid = conn.get_server_pid()
         log.info("stream listener connected (backend pid %s)", self.listener_pid)
+        try:
+            await self._read_while_connected(conn)
+        finally:
+            self.listener_pid = None
+
+    async def _read_while_connected(self, conn: asyncpg.Connection) -> None:
         # Catch up: whatever committed while nothing was listening woke no one.
         self._dirty.update(self._feeds)
         now = time.monotonic()
         next_ping, next_poll = now + self._settings.ping_seconds, now + self._settings.poll_seconds
         while True:
             if conn.is_closed():
-                raise _ListenerLost("listener connection closed")
+                raise ListenerLost("listener connection closed")
             while self._dirty:
                 await self._fetch(conn, self._dirty.pop())
             now = time.monotonic()
