@@ -16,16 +16,17 @@ from api.auth import Authenticator
 from api.config import Settings
 from api.db import Database, api_role_url
 from api.errors import ApiError
+from api.fix.agent import FixAgent
 from api.middleware import RequestContextMiddleware
 from api.openapi import build_document
 from api.ratelimit import RateLimiter
-from api.routes import analysis, artifacts, health, incidents, sessions, stream, traces
+from api.routes import analysis, artifacts, fix_runs, health, incidents, sessions, stream, traces
 from api.storage import open_storage
 from api.stream import StreamHub
 from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
-ENDPOINT_GROUPS = (health, traces, sessions, artifacts, stream, analysis, incidents)
+ENDPOINT_GROUPS = (health, traces, sessions, artifacts, stream, analysis, incidents, fix_runs)
 
 
 def error_response(request: Request, error: ApiError) -> Response:
@@ -69,6 +70,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 worker.cancel()
                 await asyncio.gather(worker, return_exceptions=True)
             await app.state.stream_hub.close()
+            await app.state.fix_agent.close()
             await app.state.storage.close()
             await app.state.db.close()
 
@@ -82,4 +84,5 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app.state.openapi = build_document([op for group in ENDPOINT_GROUPS for op in group.operations])
     app.state.authenticator = Authenticator(settings)
     app.state.rate_limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+    app.state.fix_agent = FixAgent(settings.fix)
     return app

@@ -75,8 +75,14 @@ def from_postgres(exc: BaseException) -> ApiError:
             if raw_detail:
                 parsed = json.loads(raw_detail)
                 details = parsed if isinstance(parsed, list) else [parsed]
-            return ApiError(int(sqlstate[2:]), str(getattr(exc, "message", exc)), code=getattr(exc, "hint", None),
-                            details=details)
+            status = int(sqlstate[2:])
+            headers = {}
+            if status == 429:
+                # A 429 always says when to retry: the function's detail may name the seconds.
+                retry = details[0].get("retry_after") if details and isinstance(details[0], dict) else None
+                headers["Retry-After"] = str(retry if isinstance(retry, int) and retry > 0 else 1)
+            return ApiError(status, str(getattr(exc, "message", exc)), code=getattr(exc, "hint", None),
+                            details=details, headers=headers)
         if sqlstate == "42501":
             return ApiError(403, "this credential is not allowed to do that")
         if sqlstate == "57014":
