@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,19 @@ TOKEN_REFRESH_MARGIN_SECONDS = 300
 MAX_TARBALL_BYTES = 256 * 1024 * 1024
 _ACCEPT = "application/vnd.github+json"
 _API_VERSION = "2022-11-28"
+
+
+def _without_query(record: logging.LogRecord) -> bool:
+    """httpx logs every request URL; download URLs GitHub redirects to carry a token in their query."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                            for arg in record.args)
+    return True
+
+
+logging.getLogger("httpx").addFilter(_without_query)
+# httpcore's DEBUG traces print response headers, and a redirect's Location holds that token too.
+logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 class _Token:

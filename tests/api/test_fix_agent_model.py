@@ -4,6 +4,7 @@ and a real git repository holding the bug: a diff comes back only when it applie
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +32,11 @@ from tests.support.tenants import Tenant, make_tenant
 
 MODEL_KEY = "model-key-" + "k" * 30
 BUDGET_SECONDS = 3.0
+# The repository's test, run by the check command; it also proves the environment is scrubbed.
+CHECK = [sys.executable, "-c", (
+    "import os; from calc.parse import parse_amount; print(sorted(os.environ)); "
+    "assert not any(k.startswith('AGENTDECK') for k in os.environ); assert parse_amount('12.50') == 1250"
+)]
 
 
 @dataclass
@@ -44,14 +50,16 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def model_setup(database_url: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    """One tenant: project 0 has the buggy repository, 1 a path that is no repository, 2 none at all."""
+    """One tenant: project 0 has the buggy repository, 1 a path that is no repository, 2 none at all, 3 the
+    repository with its check command."""
     root = tmp_path_factory.mktemp("fix-model")
     repo = root / "repo"
     base_sha = buggy_repository(repo)
-    tenant = make_tenant(database_url, settings, project_count=3)
+    tenant = make_tenant(database_url, settings, project_count=4)
     repositories = repositories_file(root / "repositories.json", {
         tenant.projects[0]: {"local": str(repo), "ref": "main"},
         tenant.projects[1]: {"local": str(root / "missing")},
+        tenant.projects[3]: {"local": str(repo), "ref": "main", "check": {"command": CHECK, "timeout_seconds": 30}},
     })
     script = ChatScript()
     with RunningServer(chat_completions_app(script)) as model:
@@ -182,3 +190,21 @@ def test_a_busy_workspace_answers_429_with_retry_after(model_setup: Setup) -> No
     assert busy.json()["error"]["code"] == "fix_runs_busy"
     assert 1 <= int(busy.headers["retry-after"]) <= BUDGET_SECONDS
     assert results == [201, 201]
+
+
+def test_a_passing_check_command_returns_the_diff_with_the_checks_recorded(model_setup: Setup) -> None:
+    run = _fix(model_setup, "fm-check-ok", _answer(fixing_diff(model_setup.repo)), project_index=3)
+    assert run["status"] == "completed" and run["diff"], run
+    checks = run["checks"]
+    assert checks["status"] == "passed" and checks["exit_code"] == 0  # type: ignore[index]
+    assert "'HOME', 'LANG', 'PATH'" in checks["output_tail"]  # type: ignore[index]
+
+
+def test_a_diff_that_applies_but_fails_the_check_is_checks_failed_with_the_output_tail(model_setup: Setup) -> None:
+    readme_only = "--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n calc\n+Amounts may have decimals.\n"
+    run = _fix(model_setup, "fm-check-bad", _answer(readme_only), project_index=3)
+    assert run["fallback"]["label"] == "checks_failed" and run["diff"] is None, run  # type: ignore[index]
+    assert run["checks"]["status"] == "failed" and "ValueError" in run["checks"]["output_tail"]  # type: ignore[index]
+    listed = model_setup.client.get(f"/api/incidents/{run['incident_id']}/fix-runs",
+                                    headers=model_setup.tenant.key(3)).json()["fix_runs"]
+    assert listed[0]["checks"] == run["checks"], "the check outcome is persisted"
