@@ -17,6 +17,7 @@ import pytest
 
 from api.app import create_app
 from api.config import Settings
+from tests.api.conftest import settings_for
 from tests.support.fix import (
     ChatScript,
     buggy_repository,
@@ -29,7 +30,6 @@ from tests.support.fix import (
 from tests.support.github import FakeGitHub, rsa_key_pair
 from tests.support.server import RunningServer
 from tests.support.tenants import Tenant, make_tenant
-from tests.api.conftest import settings_for
 
 MODEL_KEY = "model-key-" + "g" * 30
 CHECK = [sys.executable, "-c", "from calc.parse import parse_amount; assert parse_amount('12.50') == 1250"]
