@@ -3,6 +3,7 @@ who may ask. The default test server has no model and no repository configured."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -15,6 +16,8 @@ from api.fix.context import FixContext
 from tests.api.conftest import SERVICE_TOKEN
 from tests.support.fix import failing_session, incident_of
 from tests.support.incidents import fetch
+from tests.support.server import RunningServer
+from tests.support.sse import SseStream
 from tests.support.tenants import Tenant
 
 
@@ -131,3 +134,29 @@ def test_fix_runs_page_newest_first_through_the_cursor(client: httpx.Client, ten
     assert seen == made[::-1]
     assert client.get(f"/api/incidents/{incident_id}/fix-runs", params={"cursor": "bm9wZQ"},
                       headers=tenant.key()).status_code == 400
+
+
+def test_a_finished_run_is_announced_on_the_stream_as_an_incident_update(
+    client: httpx.Client, server: RunningServer, tenant: Tenant
+) -> None:
+    failing_session(client, tenant, "fx-stream")
+    incident = incident_of(client, tenant, "fx-stream")
+    run = client.post(f"/api/incidents/{incident['id']}/fix-agent", headers=tenant.user("member")).json()
+
+    async def announced() -> dict[str, object]:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http, http.stream(
+            "GET", "/api/stream", params={"after_seq": "0", "project_id": tenant.projects[0]}, headers=tenant.key()
+        ) as response:
+            stream = SseStream(response)
+            async with asyncio.timeout(10):
+                while (message := await stream.next_message()) is not None:
+                    data = message.json()
+                    if message.event == "incident.updated" and "fix_run" in data["incident"]:
+                        return data  # type: ignore[no-any-return]
+        raise AssertionError("no fix run on the stream")
+
+    data = asyncio.run(announced())
+    assert data["incident"]["id"] == incident["id"]  # type: ignore[index]
+    assert data["incident"]["fix_run"] == {  # type: ignore[index]
+        "fix_run_id": run["fix_run_id"], "runner": "rules", "status": "fallback", "base_sha": None,
+        "fallback": "no_model_configured", "checks": None}
