@@ -9,7 +9,7 @@ import httpx
 
 from api.config import FixSettings, RepositorySettings
 from api.fix.context import FixContext
-from api.fix.github import GitHubApp, GitHubRepository
+from api.fix.github import GitHubApp, GitHubRepository, load_app_key
 from api.fix.model import ChatModel
 from api.fix.outcome import Fallback, FixOutcome
 from api.fix.repository import LocalRepository, Repository
@@ -22,11 +22,11 @@ FINISH_RESERVE_SECONDS = 1.0
 class FixAgent:
     def __init__(self, settings: FixSettings) -> None:
         self.settings = settings
+        key = load_app_key(settings.github_private_key) if settings.github_private_key is not None else None
         self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=50), timeout=settings.budget_seconds)
         self.github = None
-        if settings.github_app_id is not None and settings.github_private_key is not None:
-            self.github = GitHubApp(self.http, settings.github_api_url, settings.github_app_id,
-                                    settings.github_private_key)
+        if settings.github_app_id is not None and key is not None:
+            self.github = GitHubApp(self.http, settings.github_api_url, settings.github_app_id, key)
 
     @property
     def runner_name(self) -> str:

@@ -58,15 +58,20 @@ class _Token:
         return "<installation token>"
 
 
+def load_app_key(private_key_pem: str) -> RSAPrivateKey:
+    """The app's RSA private key; a bad key stops start-up with a message that never quotes it."""
+    try:
+        key = load_pem_private_key(private_key_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError("AGENTDECK_GITHUB_APP_PRIVATE_KEY_FILE does not hold an unencrypted PEM private key") \
+            from None
+    if not isinstance(key, RSAPrivateKey):
+        raise ConfigError("the GitHub App private key must be an RSA key (GitHub signs apps with RS256)")
+    return key
+
+
 class GitHubApp:
-    def __init__(self, http: httpx.AsyncClient, api_url: str, app_id: str, private_key_pem: str) -> None:
-        try:
-            key = load_pem_private_key(private_key_pem.encode(), password=None)
-        except (ValueError, TypeError):
-            raise ConfigError("AGENTDECK_GITHUB_APP_PRIVATE_KEY_FILE does not hold an unencrypted PEM private key") \
-                from None
-        if not isinstance(key, RSAPrivateKey):
-            raise ConfigError("the GitHub App private key must be an RSA key (GitHub signs apps with RS256)")
+    def __init__(self, http: httpx.AsyncClient, api_url: str, app_id: str, key: RSAPrivateKey) -> None:
         self._http = http
         self.api_url = api_url.rstrip("/")
         self._app_id = app_id
@@ -130,13 +135,13 @@ class GitHubRepository(Repository):
         self._settings = settings
         self._base = f"{app.api_url}/repos/{quote(settings.owner)}/{quote(settings.repo)}"
 
-    async def _get(self, path: str, params: dict[str, str] | None = None, *, missing_ok: bool = False,
-                   accept: str = _ACCEPT) -> httpx.Response | None:
+    async def _get(self, path: str, params: dict[str, str] | None = None, *,
+                   missing_ok: bool = False) -> httpx.Response | None:
         s = self._settings
         token = await self._app.token(s.installation_id, s.repo)
         try:
-            response = await self._http.get(f"{self._base}/{path}", params=params, follow_redirects=True,
-                                            headers={"Authorization": f"Bearer {token}", "Accept": accept,
+            response = await self._http.get(f"{self._base}/{path}", params=params,
+                                            headers={"Authorization": f"Bearer {token}", "Accept": _ACCEPT,
                                                      "X-GitHub-Api-Version": _API_VERSION})
         except httpx.HTTPError as exc:
             raise RepositoryError(f"GitHub could not be reached ({type(exc).__name__})") from None
@@ -190,9 +195,22 @@ class GitHubRepository(Repository):
             raise RepositoryError(f"GitHub's contents answer for {path} is not base64") from None
 
     async def export(self, sha: str, dest: Path) -> None:
-        response = await self._get(f"tarball/{sha}", accept="application/vnd.github+json")
-        assert response is not None
-        if len(response.content) > MAX_TARBALL_BYTES:
-            raise RepositoryError(f"the tarball of {sha} exceeds {MAX_TARBALL_BYTES} bytes")
+        s = self._settings
+        token = await self._app.token(s.installation_id, s.repo)
+        archive = bytearray()
+        try:
+            # GitHub redirects to a download host; httpx drops the Authorization header on the way.
+            async with self._http.stream("GET", f"{self._base}/tarball/{sha}", follow_redirects=True, headers={
+                    "Authorization": f"Bearer {token}", "Accept": _ACCEPT, "X-GitHub-Api-Version": _API_VERSION,
+            }) as response:
+                if response.status_code != 200:
+                    raise RepositoryError(f"GitHub answered HTTP {response.status_code} for the tarball of "
+                                          f"{s.owner}/{s.repo}")
+                async for chunk in response.aiter_bytes():
+                    archive += chunk
+                    if len(archive) > MAX_TARBALL_BYTES:
+                        raise RepositoryError(f"the tarball of {sha} exceeds {MAX_TARBALL_BYTES} bytes")
+        except httpx.HTTPError as exc:
+            raise RepositoryError(f"GitHub could not be reached ({type(exc).__name__})") from None
         # GitHub's tarballs hold one top-level directory, owner-repo-sha/.
-        extract_tar(response.content, dest, strip_components=1)
+        extract_tar(bytes(archive), dest, strip_components=1)
