@@ -42,28 +42,6 @@ $$;
 comment on function internal.fix_run_summary(app.fix_runs) is
 'What the audit log and the stream carry of a finished fix run (no plan, no diff).';
 
-create or replace function internal.visible_incident(incident_id text) returns app.incidents
-language plpgsql stable
-set search_path = ''
-as $$
--- Security invoker: RLS and the explicit project check (Supabase's service_role bypasses RLS) decide.
-declare
-    found_incident app.incidents;
-begin
-    select i.* into found_incident
-    from app.incidents as i
-    where
-        i.incident_id = visible_incident.incident_id
-        and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
-    if not found then
-        raise exception using errcode = 'AD404', hint = 'incident_not_found',
-            message = format('incident %s not found', visible_incident.incident_id);
-    end if;
-    return found_incident;
-end
-$$;
-comment on function internal.visible_incident(text) is 'The incident if the credential sees it, else AD404 incident_not_found.';
-
 create or replace function internal.fix_context(i app.incidents, max_sessions integer, max_events integer)
 returns jsonb
 language sql stable
@@ -272,11 +250,10 @@ comment on function api.list_fix_runs(text, jsonb) is
 'GET /api/incidents/{id}/fix-runs: the incident''s fix runs, newest first, keyset-paginated (404 invisible).';
 
 revoke all on function internal.fix_run_json(app.fix_runs), internal.fix_run_summary(app.fix_runs),
-internal.visible_incident(text), internal.fix_context(app.incidents, integer, integer),
+internal.fix_context(app.incidents, integer, integer),
 api.start_fix_run(text, text, integer, integer), api.finish_fix_run(text, jsonb), api.list_fix_runs(text, jsonb)
 from public;
-grant execute on function internal.fix_run_json(app.fix_runs), internal.visible_incident(text),
-api.list_fix_runs(text, jsonb)
+grant execute on function internal.fix_run_json(app.fix_runs), api.list_fix_runs(text, jsonb)
 to authenticated, agentdeck_key, service_role;
 -- API keys may read fix runs but never start one (42501 → 403).
 grant execute on function internal.fix_run_summary(app.fix_runs), internal.fix_context(app.incidents, integer, integer),
