@@ -6,6 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def strings_of(value: Any) -> list[str]:
+    """Every string inside a JSON value, in a stable order (object keys sorted)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key in sorted(value) for text in strings_of(value[key])]
+    if isinstance(value, list):
+        return [text for item in value for text in strings_of(item)]
+    return []
+
+
 @dataclass(frozen=True)
 class SessionEvidence:
     session_id: str

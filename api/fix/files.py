@@ -12,26 +12,14 @@ Pure and deterministic: ties break by path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
-from api.fix.context import FixContext
+from api.fix.context import FixContext, strings_of
 
 _SOURCE_PATH = re.compile(r"(?:[\w.@~-]+/)*[\w.@~-]+\.(?:py|pyi|js|jsx|mjs|cjs|ts|tsx|go|rb|java|kt|rs|php|cs|c|cc|"
                           r"cpp|h|hpp|swift|scala|sh|sql|ya?ml|toml|json|ini|cfg)\b")
 _FRAME_FUNCTION = re.compile(r"""File "[^"]+", line \d+, in ([A-Za-z_]\w*)|\bat ([A-Za-z_$][\w$.]*) \(""")
-
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key in sorted(value):
-            yield from _strings(value[key])
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def _by_suffix(mentioned: str, repository_paths: list[str]) -> str | None:
@@ -68,7 +56,7 @@ def choose_files(context: FixContext, repository_paths: list[str], max_files: in
                     listed = payload.get(key)
                     declared += [p for p in listed if isinstance(p, str)] if isinstance(listed, list) else []
                 continue
-            for text in _strings(payload):
+            for text in strings_of(payload):
                 traced += _SOURCE_PATH.findall(text)
                 names += [a or b for a, b in _FRAME_FUNCTION.findall(text)]
             if isinstance(payload.get("tool"), str):

@@ -6,9 +6,10 @@ gives the same plan, byte for byte, in any process. It is the plan of every fall
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from api.fix.context import FixContext, SessionEvidence
+from api.fix.context import FixContext, SessionEvidence, strings_of
 from api.fix.outcome import PlanStep
 from api.fix.redact import redact_text
 
@@ -50,6 +51,8 @@ _GUIDANCE: dict[str, tuple[str, str]] = {
                             "log the failing step's error explicitly so the next run can be diagnosed"),
 }
 _DEFAULT_GUIDANCE = ("the step failed", "fix the failing step named above")
+_PYTHON_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ([\w<>.]+)')
+_JS_FRAME = re.compile(r"\bat ([\w$.<>]+) \(([^()\s]+):(\d+):\d+\)")
 
 
 def _error_of(events: list[dict[str, Any]], seq: int | None) -> dict[str, Any]:
@@ -59,6 +62,25 @@ def _error_of(events: list[dict[str, Any]], seq: int | None) -> dict[str, Any]:
             error = payload.get("error") if isinstance(payload, dict) else None
             return error if isinstance(error, dict) else {}
     return {}
+
+
+def innermost_frame(evidence: SessionEvidence | None) -> str | None:
+    """Where the failing step's stack trace ends: `path:line in function`, if it carries one."""
+    if evidence is None or evidence.finding is None:
+        return None
+    seq = evidence.finding.get("critical_seq")
+    for event in evidence.events:
+        if event.get("seq") != seq:
+            continue
+        for text in strings_of(event.get("payload")):
+            python = _PYTHON_FRAME.findall(text)
+            if python:
+                path, line, function = python[-1]
+                return f"{path}:{line} in {function}"
+            javascript = _JS_FRAME.search(text)
+            if javascript:
+                return f"{javascript.group(2)}:{javascript.group(3)} in {javascript.group(1)}"
+    return None
 
 
 def _event_kind(events: list[dict[str, Any]], seq: int | None) -> str | None:
@@ -83,9 +105,14 @@ def _what_failed(incident: dict[str, Any], evidence: SessionEvidence | None) -> 
         parts.append(f"({kind})")
     if tool:
         parts.append(f"in tool {tool}")
+    message = str(message)
+    if error_type and message.startswith(f"{error_type}:"):
+        message = message[len(error_type) + 1:].strip()
+    text = " ".join(parts)
     if error_type or message:
-        parts.append(": " + ": ".join(redact_text(str(p), 300) for p in (error_type, message) if p))
-    return " ".join(parts).replace(" : ", ": ")
+        text += ": " + ": ".join(redact_text(str(p), 300) for p in (error_type, message) if p)
+    frame = innermost_frame(evidence)
+    return text + (f" (raised at {redact_text(frame, 300)})" if frame else "")
 
 
 def _cause(incident: dict[str, Any], evidence: SessionEvidence | None) -> str:
@@ -107,7 +134,9 @@ def rules_plan(context: FixContext) -> list[PlanStep]:
     incident = context.incident
     evidence = context.primary
     _, change = _GUIDANCE.get(incident["label"], _DEFAULT_GUIDANCE)
+    frame = innermost_frame(evidence)
     where = f" in tool {incident['tool']}" if incident.get("tool") else ""
+    where = f" at {redact_text(frame, 300)}" if frame else where
     sessions = ", ".join(s.session_id for s in context.sessions) or "none linked"
     return [
         {"step": "what_failed", "text": _what_failed(incident, evidence)},

@@ -35,7 +35,10 @@ def test_without_a_model_the_rules_plan_names_the_critical_step_seq_tool_and_err
     what_failed = run["plan"][0]
     assert what_failed["step"] == "what_failed"
     assert "seq 4" in what_failed["text"] and "tool python" in what_failed["text"]
-    assert "ValueError" in what_failed["text"] and "invalid literal for int()" in what_failed["text"]
+    assert "ValueError: invalid literal for int()" in what_failed["text"]
+    assert "ValueError: ValueError" not in what_failed["text"]
+    assert "raised at /srv/agent/calc/parse.py:6 in parse_amount" in what_failed["text"]
+    assert "at /srv/agent/calc/parse.py:6 in parse_amount" in run["plan"][2]["text"]
     assert [step["step"] for step in run["plan"]] == ["what_failed", "cause", "change", "verify"]
     assert f"/api/incidents/{incident['id']}/regression-runs" in run["plan"][-1]["text"]
 
