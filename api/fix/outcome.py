@@ -33,7 +33,8 @@ class FixOutcome:
     timings: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        """The outcome as api.finish_fix_run stores it: text PostgreSQL can hold (no NUL, no lone surrogate)."""
+        return _storable({
             "plan": self.plan,
             "diff": self.diff,
             "fallback": None if self.fallback is None else {"label": self.fallback.label,
@@ -44,4 +45,15 @@ class FixOutcome:
             "files": self.files,
             "checks": self.checks,
             "timings": self.timings,
-        }
+        })
+
+
+def _storable(value: Any) -> Any:
+    # Model answers and command output are arbitrary text; jsonb and text refuse these two.
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", errors="replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
