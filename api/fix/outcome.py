@@ -34,7 +34,7 @@ class FixOutcome:
 
     def as_json(self) -> dict[str, Any]:
         """The outcome as api.finish_fix_run stores it: text PostgreSQL can hold (no NUL, no lone surrogate)."""
-        return _storable({
+        stored: dict[str, Any] = _storable({
             "plan": self.plan,
             "diff": self.diff,
             "fallback": None if self.fallback is None else {"label": self.fallback.label,
@@ -46,6 +46,7 @@ class FixOutcome:
             "checks": self.checks,
             "timings": self.timings,
         })
+        return stored
 
 
 def _storable(value: Any) -> Any:

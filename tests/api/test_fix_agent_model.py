@@ -213,5 +213,5 @@ def test_a_diff_that_applies_but_fails_the_check_is_checks_failed_with_the_outpu
 def test_an_answer_with_nul_and_lone_surrogates_is_stored_not_a_500(model_setup: Setup) -> None:
     answer = _answer(fixing_diff(model_setup.repo)).replace("1. Parse the amount", "1. Parse\u0000 the \ud800amount")
     run = _fix(model_setup, "fm-nul", answer)
-    assert run["status"] == "completed", run
+    assert run["status"] == "completed", run["fallback"]
     assert {"step": "change", "text": "Parse the ?amount as a decimal number."} in run["plan"]  # type: ignore[operator]

@@ -111,12 +111,13 @@ def chat_completions_app(script: ChatScript) -> Starlette:
         if script.status != 200:
             return JSONResponse({"error": {"message": "upstream exploded", "type": "server_error"}},
                                 status_code=script.status)
-        return JSONResponse({
+        # json.dumps escapes what a model may emit (lone surrogates) instead of failing to encode it.
+        return Response(json.dumps({
             "id": "chatcmpl-1", "object": "chat.completion", "model": script.requests[-1]["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": script.content}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-        })
+        }), media_type="application/json")
 
     return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
 
