@@ -32,6 +32,7 @@ from tests.support.tenants import Tenant, make_tenant
 
 MODEL_KEY = "model-key-" + "k" * 30
 BUDGET_SECONDS = 3.0
+HANG = [sys.executable, "-c", "import time; print('working', flush=True); time.sleep(60)"]
 # The repository's test, run by the check command; it also proves the environment is scrubbed.
 CHECK = [sys.executable, "-c", (
     "import os; from calc.parse import parse_amount; print(sorted(os.environ)); "
@@ -51,15 +52,16 @@ class Setup:
 @pytest.fixture(scope="module")
 def model_setup(database_url: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     """One tenant: project 0 has the buggy repository, 1 a path that is no repository, 2 none at all, 3 the
-    repository with its check command."""
+    repository with its check command, 4 with a check command that hangs."""
     root = tmp_path_factory.mktemp("fix-model")
     repo = root / "repo"
     base_sha = buggy_repository(repo)
-    tenant = make_tenant(database_url, settings, project_count=4)
+    tenant = make_tenant(database_url, settings, project_count=5)
     repositories = repositories_file(root / "repositories.json", {
         tenant.projects[0]: {"local": str(repo), "ref": "main"},
         tenant.projects[1]: {"local": str(root / "missing")},
         tenant.projects[3]: {"local": str(repo), "ref": "main", "check": {"command": CHECK, "timeout_seconds": 30}},
+        tenant.projects[4]: {"local": str(repo), "check": {"command": HANG, "timeout_seconds": 0.5}},
     })
     script = ChatScript()
     with RunningServer(chat_completions_app(script)) as model:
@@ -215,3 +217,11 @@ def test_an_answer_with_nul_and_lone_surrogates_is_stored_not_a_500(model_setup:
     run = _fix(model_setup, "fm-nul", answer)
     assert run["status"] == "completed", run["fallback"]
     assert {"step": "change", "text": "Parse the ?amount as a decimal number."} in run["plan"]  # type: ignore[operator]
+
+
+def test_a_check_command_past_its_time_limit_is_killed_and_checks_failed(model_setup: Setup) -> None:
+    run = _fix(model_setup, "fm-check-hang", _answer(fixing_diff(model_setup.repo)), project_index=4)
+    assert run["fallback"]["label"] == "checks_failed", run  # type: ignore[index]
+    assert run["checks"]["status"] == "timeout" and run["checks"]["exit_code"] is None  # type: ignore[index]
+    hung = subprocess.run(["pgrep", "-f", "print('working', flush=True); time.sleep(60)"], capture_output=True)
+    assert hung.stdout == b"", "the check's process group was killed"
