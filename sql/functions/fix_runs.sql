@@ -70,7 +70,9 @@ as $$
         where
             -- Clustering linked the session at this critical seq, under this label and signature.
             l.value ->> 'label' = i.label
-            and (l.value ->> 'critical_seq')::bigint is not distinct from k.critical_seq
+            and (
+                case when jsonb_typeof(l.value -> 'critical_seq') = 'number' then (l.value ->> 'critical_seq')::numeric end
+            ) is not distinct from k.critical_seq
             and nullif(l.value #>> '{signature,tool}', '') is not distinct from i.tool
             and nullif(l.value #>> '{signature,error_type}', '') is not distinct from i.error_type
         limit 1
@@ -82,7 +84,16 @@ as $$
         from (
             select x.*
             from app.events as x
-            cross join lateral (select (f.finding ->> 'critical_seq')::bigint as critical_seq) as c
+            cross join lateral (
+                -- Numbers only: a finding from another detector version may lack either.
+                select
+                    case when jsonb_typeof(f.finding -> 'critical_seq') = 'number'
+                        then floor((f.finding ->> 'critical_seq')::numeric)::bigint
+                    end as critical_seq,
+                    case when jsonb_typeof(f.finding -> 'cause_seq') = 'number'
+                        then floor((f.finding ->> 'cause_seq')::numeric)::bigint
+                    end as cause_seq
+            ) as c
             where
                 x.workspace_id = i.workspace_id
                 and x.project_id = k.project_id
@@ -90,7 +101,7 @@ as $$
                 and (
                     x.type = 'session.start'
                     or x.seq between c.critical_seq - 3 and c.critical_seq
-                    or x.seq = (f.finding ->> 'cause_seq')::bigint
+                    or x.seq = c.cause_seq
                     or x.seq in (
                         select q.value::bigint
                         from jsonb_array_elements_text(coalesce(f.finding #> '{evidence,seqs}', '[]')) as q
@@ -100,7 +111,7 @@ as $$
             -- The failing step, its cause and what the agent declared at start first, then the
             -- evidence nearest to the failing step.
             order by
-                x.seq = c.critical_seq desc, x.seq = (f.finding ->> 'cause_seq')::bigint desc nulls last,
+                x.seq = c.critical_seq desc, x.seq = c.cause_seq desc nulls last,
                 x.type = 'session.start' desc, abs(x.seq - coalesce(c.critical_seq, 0)), x.seq
             limit max_events
         ) as e

@@ -2,7 +2,7 @@
 -- viewers read only, API keys read only (no execute grant to start), other workspaces see nothing.
 -- The per-workspace concurrency limit is checked in the same transaction as the insert.
 begin;
-select plan(20);
+select plan(21);
 select tests.seed();
 
 select tests.authenticate_as_key('adk_test_a1');
@@ -84,6 +84,27 @@ select throws_ok(
        where fix_run_id <> (select fix_run_id from runs where who = 'alice') $$,
     '23514', null, 'a fallback label outside the documented set is refused'
 );
+
+-- The context: the failing step, the three before it and the cause, in seq order.
+select tests.authenticate_as_key('adk_test_a1');
+select null::void from api.create_trace('{"id": "a-ctx"}');
+select null::void from api.append_events('a-ctx', null, (
+    select jsonb_agg(jsonb_build_object('index', n - 1, 'seq', n, 'type', 'log', 'payload', '{}')) from generate_series(1, 12) as n
+));
+select null::void from api.store_analysis('a-ctx', null, tests.analysis(
+    tests.finding('tool_error', 'fetch', 'HTTPError', 'boom', critical_seq => 9) || '{"cause_seq": 2}'
+), 'analyze');
+reset role;
+select tests.authenticate_as_service('ws_a');
+select is(
+    (select jsonb_path_query_array(
+        api.start_fix_run((select incident_id from app.incidents where label = 'tool_error'), 'rules', 9, 60000),
+        '$.sessions[0].events[*].seq'
+    )),
+    '[2, 6, 7, 8, 9]',
+    'the runners read the cause and the failing step with the three events before it'
+);
+reset role;
 
 -- Reads: the viewer and the key of the project see A's runs, B sees none; nobody else writes them.
 select tests.authenticate_as('vera');
