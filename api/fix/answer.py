@@ -56,6 +56,8 @@ def _recount(diff: str) -> str:
             j += 1
         while body and body[-1] == "":
             body.pop()  # trailing blank lines are the fence's, not context
+        # Inside a hunk an empty line is a blank context line whose leading space an editor trimmed.
+        body = [line if line else " " for line in body]
         old = sum(1 for line in body if line[:1] in (" ", "-"))
         new = sum(1 for line in body if line[:1] in (" ", "+"))
         out.append(f"@@ -{match.group(1)},{old} +{match.group(2)},{new} @@{match.group(3)}")

@@ -67,6 +67,14 @@ def test_a_bare_diff_in_prose_with_wrong_hunk_counts_is_recounted(tmp_path: Path
     _apply_check(tmp_path, diff)
 
 
+def test_a_blank_context_line_whose_space_was_trimmed_still_applies(tmp_path: Path) -> None:
+    answer = ("```diff\n--- a/calc/parse.py\n+++ b/calc/parse.py\n@@ -2,5 +2,5 @@\n\n\n def parse_amount(text):\n"
+              "     \"\"\"The amount in cents.\"\"\"\n-    return int(text) * 100\n+    return round(float(text) * 100)\n```")
+    diff = extract_diff(answer)
+    assert diff is not None and "@@ -2,5 +2,5 @@\n \n \n def" in diff
+    _apply_check(tmp_path, diff)
+
+
 def test_answers_without_a_diff_give_none() -> None:
     assert extract_diff("1. Retry the call.\n2. Add backoff.\n```python\nprint('x')\n```") is None
     assert extract_plan("1. Retry the call.\n- Add backoff.") == ["Retry the call.", "Add backoff."]
