@@ -94,22 +94,36 @@ as $$
                         then floor((f.finding ->> 'cause_seq')::numeric)::bigint
                     end as cause_seq
             ) as c
+            cross join lateral (
+                -- At most ~26 seqs, each a primary-key probe: the cost does not grow with the session.
+                select array(
+                    select g.seq from generate_series(c.critical_seq - 3, c.critical_seq) as g (seq)
+                    union
+                    select c.cause_seq
+                    union
+                    select q.value::bigint
+                    from jsonb_array_elements_text(coalesce(f.finding #> '{evidence,seqs}', '[]')) as q
+                    where q.value ~ '^[0-9]{1,18}$'
+                    union
+                    (
+                        select first_event.seq
+                        from app.events as first_event
+                        where
+                            first_event.workspace_id = i.workspace_id
+                            and first_event.project_id = k.project_id
+                            and first_event.trace_id = k.trace_id
+                        order by first_event.seq
+                        limit 1
+                    )
+                ) as seqs
+            ) as wanted
             where
                 x.workspace_id = i.workspace_id
                 and x.project_id = k.project_id
                 and x.trace_id = k.trace_id
-                and (
-                    x.type = 'session.start'
-                    or x.seq between c.critical_seq - 3 and c.critical_seq
-                    or x.seq = c.cause_seq
-                    or x.seq in (
-                        select q.value::bigint
-                        from jsonb_array_elements_text(coalesce(f.finding #> '{evidence,seqs}', '[]')) as q
-                        where q.value ~ '^[0-9]{1,18}$'
-                    )
-                )
-            -- The failing step, its cause and what the agent declared at start first, then the
-            -- evidence nearest to the failing step.
+                and x.seq = any(wanted.seqs)
+            -- The failing step, its cause and how the session started (what the agent declared)
+            -- first, then the evidence nearest to the failing step.
             order by
                 x.seq = c.critical_seq desc, x.seq = c.cause_seq desc nulls last,
                 x.type = 'session.start' desc, abs(x.seq - coalesce(c.critical_seq, 0)), x.seq

@@ -85,7 +85,7 @@ select throws_ok(
     '23514', null, 'a fallback label outside the documented set is refused'
 );
 
--- The context: the failing step, the three before it and the cause, in seq order.
+-- The context: the session's first event, the cause, the failing step and the three before it, in seq order.
 select tests.authenticate_as_key('adk_test_a1');
 select null::void from api.create_trace('{"id": "a-ctx"}');
 select null::void from api.append_events('a-ctx', null, (
@@ -101,8 +101,8 @@ select is(
         api.start_fix_run((select incident_id from app.incidents where label = 'tool_error'), 'rules', 9, 60000),
         '$.sessions[0].events[*].seq'
     )),
-    '[2, 6, 7, 8, 9]',
-    'the runners read the cause and the failing step with the three events before it'
+    '[1, 2, 6, 7, 8, 9]',
+    'the runners read the first event, the cause, and the failing step with the three events before it'
 );
 reset role;
 
