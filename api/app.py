@@ -17,18 +17,19 @@ from api.auth import Authenticator
 from api.config import Settings
 from api.db import Database, api_role_url
 from api.errors import MAPPED_ERRORS, ApiError, to_api_error
+from api.fix.agent import FixAgent
 from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.openapi import build_document
 from api.ratelimit import RequestThrottle
-from api.routes import analysis, artifacts, health, incidents, metrics, sessions, stream, traces
+from api.routes import analysis, artifacts, fix_runs, health, incidents, metrics, sessions, stream, traces
 from api.storage import open_storage
 from api.stream.hub import StreamHub
 from api.stream.retention import StreamRetention
 from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
-ENDPOINT_GROUPS = (health, metrics, traces, sessions, artifacts, stream, analysis, incidents)
+ENDPOINT_GROUPS = (health, metrics, traces, sessions, artifacts, stream, analysis, incidents, fix_runs)
 
 
 def error_response(request: Request, error: ApiError) -> Response:
@@ -99,6 +100,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             await app.state.stream_hub.close()
+            await app.state.fix_agent.close()
             await app.state.storage.close()
             app.state.analysis.close()
             await app.state.db.close()
@@ -119,4 +121,5 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app.state.openapi = build_document([op for group in ENDPOINT_GROUPS for op in group.operations])
     app.state.authenticator = Authenticator(settings)
     app.state.throttle = RequestThrottle(settings)
+    app.state.fix_agent = FixAgent(settings.fix)
     return app

@@ -5,6 +5,7 @@ Every variable, its default and its meaning is listed in docs/configuration.md.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -188,6 +189,151 @@ def _stream_settings(env: Mapping[str, str]) -> StreamSettings:
     )
 
 
+# --- Fix agent (POST /api/incidents/{id}/fix-agent; docs/fix-agent.md) ---------------------------
+
+
+@dataclass(frozen=True)
+class CheckCommand:
+    """A repository's own check (its tests), run on the server with the diff applied: off unless configured."""
+
+    argv: tuple[str, ...]
+    timeout_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class GitHubRepositorySettings:
+    owner: str
+    repo: str
+    installation_id: int
+
+
+@dataclass(frozen=True)
+class RepositorySettings:
+    """Where a project's code lives: a local checkout or a GitHub App installation (references, never secrets)."""
+
+    ref: str = "HEAD"
+    local_path: Path | None = None
+    github: GitHubRepositorySettings | None = None
+    check: CheckCommand | None = None
+
+    @property
+    def display_name(self) -> str:
+        if self.github is not None:
+            return f"github:{self.github.owner}/{self.github.repo}"
+        return f"local:{self.local_path.name if self.local_path else ''}"
+
+
+@dataclass(frozen=True)
+class FixSettings:
+    model_base_url: str | None = None  # an OpenAI-compatible API root, e.g. https://api.openai.com/v1
+    model: str | None = None
+    model_api_key: str | None = field(default=None, repr=False)
+    budget_seconds: float = 60.0
+    max_tokens: int = 4096
+    max_response_bytes: int = 1024 * 1024
+    max_diff_bytes: int = 200 * 1024
+    max_files: int = 8
+    max_file_bytes: int = 64 * 1024
+    max_context_bytes: int = 256 * 1024
+    concurrency_per_workspace: int = 2
+    repositories: Mapping[str, RepositorySettings] = field(default_factory=dict)  # by project id
+    github_api_url: str = "https://api.github.com"
+    github_app_id: str | None = None
+    github_private_key: str | None = field(default=None, repr=False)  # PEM, read from the configured file
+
+    @property
+    def model_configured(self) -> bool:
+        return self.model_base_url is not None and self.model is not None
+
+
+_GITHUB_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_REF = re.compile(r"^(?!-)[A-Za-z0-9_./^~-]{1,200}$")
+
+
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name) or None
+    if raw is not None and urlsplit(raw).scheme not in ("http", "https"):
+        raise ConfigError(f"{name} must be an http:// or https:// URL")
+    return raw.rstrip("/") if raw else None
+
+
+def _repository(project_id: str, raw: object) -> RepositorySettings:
+    where = f"AGENTDECK_FIX_REPOSITORIES[{project_id!r}]"
+    if not isinstance(raw, dict) or ("local" in raw) == ("github" in raw):
+        raise ConfigError(f"{where} must be an object with exactly one of local or github")
+    ref = raw.get("ref", "HEAD")
+    if not isinstance(ref, str) or not _REF.match(ref):
+        raise ConfigError(f"{where}.ref must be a branch, tag or commit name")
+    local_path = github = check = None
+    if "local" in raw:
+        if not isinstance(raw["local"], str) or not Path(raw["local"]).is_absolute():
+            raise ConfigError(f"{where}.local must be an absolute path to a git checkout")
+        local_path = Path(raw["local"])
+    else:
+        gh = raw["github"]
+        if (not isinstance(gh, dict) or not all(isinstance(gh.get(k), str) and _GITHUB_NAME.match(gh[k])
+                                                for k in ("owner", "repo"))
+                or not isinstance(gh.get("installation_id"), int) or isinstance(gh.get("installation_id"), bool)):
+            raise ConfigError(f"{where}.github must be {{owner, repo, installation_id (integer)}}")
+        github = GitHubRepositorySettings(gh["owner"], gh["repo"], gh["installation_id"])
+    if "check" in raw:
+        spec = raw["check"]
+        argv = spec.get("command") if isinstance(spec, dict) else None
+        timeout = spec.get("timeout_seconds", 120) if isinstance(spec, dict) else None
+        if (not isinstance(argv, list) or not argv or not all(isinstance(a, str) and a for a in argv)
+                or not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
+            raise ConfigError(f"{where}.check must be {{command: [argv...], timeout_seconds?: number}}")
+        check = CheckCommand(tuple(argv), float(timeout))
+    return RepositorySettings(ref=ref, local_path=local_path, github=github, check=check)
+
+
+def _fix_settings(env: Mapping[str, str]) -> FixSettings:
+    repositories: dict[str, RepositorySettings] = {}
+    source = env.get("AGENTDECK_FIX_REPOSITORIES") or None
+    if source is not None:
+        try:
+            raw = json.loads(Path(source).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"AGENTDECK_FIX_REPOSITORIES must name a readable JSON file: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError("AGENTDECK_FIX_REPOSITORIES must hold an object keyed by project id")
+        repositories = {project: _repository(project, spec) for project, spec in raw.items()}
+    app_id = env.get("AGENTDECK_GITHUB_APP_ID") or None
+    key_file = env.get("AGENTDECK_GITHUB_APP_PRIVATE_KEY_FILE") or None
+    if (app_id is None) != (key_file is None):
+        raise ConfigError("set both AGENTDECK_GITHUB_APP_ID and AGENTDECK_GITHUB_APP_PRIVATE_KEY_FILE, or neither")
+    private_key = None
+    if key_file is not None:
+        try:
+            private_key = Path(key_file).read_text()
+        except OSError:
+            # Never echo key material; the path is not secret.
+            raise ConfigError(f"AGENTDECK_GITHUB_APP_PRIVATE_KEY_FILE {key_file} is not readable") from None
+    if any(r.github for r in repositories.values()) and app_id is None:
+        raise ConfigError("a github repository is configured but AGENTDECK_GITHUB_APP_ID is not set")
+    base_url = _http_url(env, "AGENTDECK_FIX_MODEL_BASE_URL")
+    model = env.get("AGENTDECK_FIX_MODEL") or None
+    if (base_url is None) != (model is None):
+        raise ConfigError("set both AGENTDECK_FIX_MODEL_BASE_URL and AGENTDECK_FIX_MODEL, or neither")
+    return FixSettings(
+        model_base_url=base_url,
+        model=model,
+        model_api_key=env.get("AGENTDECK_FIX_MODEL_API_KEY") or None,
+        budget_seconds=_float(env, "AGENTDECK_FIX_BUDGET_SECONDS", 60.0),
+        max_tokens=_int(env, "AGENTDECK_FIX_MAX_TOKENS", 4096, minimum=1),
+        max_response_bytes=_int(env, "AGENTDECK_FIX_MAX_RESPONSE_BYTES", 1024 * 1024, minimum=1024),
+        max_diff_bytes=_int(env, "AGENTDECK_FIX_MAX_DIFF_BYTES", 200 * 1024, minimum=1),
+        max_files=_int(env, "AGENTDECK_FIX_MAX_FILES", 8, minimum=0),
+        max_file_bytes=_int(env, "AGENTDECK_FIX_MAX_FILE_BYTES", 64 * 1024, minimum=1),
+        max_context_bytes=_int(env, "AGENTDECK_FIX_MAX_CONTEXT_BYTES", 256 * 1024, minimum=1024),
+        concurrency_per_workspace=_int(env, "AGENTDECK_FIX_CONCURRENCY", 2, minimum=1),
+        repositories=repositories,
+        github_api_url=_http_url(env, "AGENTDECK_GITHUB_API_URL") or "https://api.github.com",
+        github_app_id=app_id,
+        github_private_key=private_key,
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
@@ -228,6 +374,8 @@ class Settings:
     # Migrations (#14): how long a migration waits for a table lock before giving up with a
     # message (AGENTDECK_MIGRATE_LOCK_TIMEOUT_MS), so a deploy never queues traffic behind it.
     migrate_lock_timeout_ms: int = field(default=5000)
+    # Fix agent (issue #12).
+    fix: FixSettings = field(default_factory=FixSettings)
 
     @property
     def embedded(self) -> bool:
@@ -291,6 +439,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_networks(env, "AGENTDECK_TRUSTED_PROXIES"),
         migrate_lock_timeout_ms=_int(env, "AGENTDECK_MIGRATE_LOCK_TIMEOUT_MS", 5000, minimum=1),
         **_operations_settings(env),
+        fix=_fix_settings(env),
     )
 
 

@@ -133,8 +133,15 @@ def from_postgres(exc: BaseException) -> ApiError:
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate = getattr(exc, "sqlstate", "") or ""
         if sqlstate.startswith("AD") and sqlstate[2:].isdigit() and 400 <= int(sqlstate[2:]) <= 599:
-            return ApiError(int(sqlstate[2:]), str(getattr(exc, "message", exc)), code=getattr(exc, "hint", None),
-                            details=_sql_details(getattr(exc, "detail", None)))
+            status = int(sqlstate[2:])
+            details = _sql_details(getattr(exc, "detail", None))
+            headers = {}
+            if status == 429:
+                # A 429 always says when to retry: the function's detail may name the seconds.
+                retry = details[0].get("retry_after") if details and isinstance(details[0], dict) else None
+                headers["Retry-After"] = str(retry if isinstance(retry, int) and retry > 0 else 1)
+            return ApiError(status, str(getattr(exc, "message", exc)), code=getattr(exc, "hint", None),
+                            details=details, headers=headers)
         if sqlstate.startswith("22") or sqlstate == "54001":
             # A data exception is caused by a value the request sent that validation let through: still
             # the caller's 4xx, but logged, because the Python layer should have refused it first.

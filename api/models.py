@@ -282,3 +282,65 @@ class IncidentPatch(Strict):
         if "status" in self.model_fields_set and self.status is None:
             raise ValueError("status cannot be null")
         return self
+
+
+# --- Fix agent (issue #12) ---------------------------------------------------------------------
+
+FallbackLabelName = Literal[
+    "no_model_configured", "no_repository", "repository_unavailable", "model_error", "timeout", "no_diff",
+    "invalid_diff", "diff_too_large", "checks_failed",
+]
+
+
+class FixAgentRequest(Strict):
+    """POST /api/incidents/{id}/fix-agent: no options yet (an empty body or `{}`)."""
+
+
+class PlanStep(BaseModel):
+    step: str = Field(description="what_failed, cause, change or verify")
+    text: str
+
+
+class FixFallback(BaseModel):
+    label: FallbackLabelName
+    reason: str
+
+
+class FixChecks(BaseModel):
+    status: Literal["passed", "failed", "timeout"]
+    exit_code: int | None
+    output_tail: str
+    duration_ms: int
+
+
+class FixRun(BaseModel):
+    fix_run_id: str
+    workspace_id: str
+    project_id: str
+    incident_id: str
+    runner: Literal["rules", "model"]
+    status: Literal["running", "completed", "fallback"]
+    plan: list[PlanStep]
+    diff: str | None = Field(description="a unified diff that passed git apply --check at base_sha, else null")
+    base_sha: str | None
+    fallback: FixFallback | None
+    repository: str | None
+    model: str | None
+    files: list[str] = Field(description="repository paths sent to the model")
+    checks: FixChecks | None
+    timings: dict[str, int] = Field(description="milliseconds per phase")
+    requested_by: dict[str, str | None]
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class FixRunsPage(BaseModel):
+    fix_runs: list[FixRun]
+    next_cursor: str | None
+
+
+class FixRunsQuery(Strict):
+    """GET /api/incidents/{id}/fix-runs query parameters."""
+
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=1000)

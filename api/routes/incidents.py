@@ -16,6 +16,14 @@ from api.openapi import Operation
 _INCIDENT_ID = re.compile(r"^inc_[A-Za-z0-9]{1,64}$")
 
 
+def incident_id_of(request: Request) -> str:
+    """The path's incident id; one that cannot exist is a 404 without a database call."""
+    incident_id: str = request.path_params["incident_id"]
+    if not _INCIDENT_ID.match(incident_id):
+        raise ApiError(404, f"incident {incident_id[:80]} not found", code="incident_not_found")
+    return incident_id
+
+
 async def list_incidents(request: Request) -> Response:
     identity = await authorize(request)
     query = parse_query(IncidentsQuery, request)
@@ -30,9 +38,7 @@ async def update_incident(request: Request) -> Response:
     if identity.kind == "key":
         # Checked first so a key learns this before anything about the body; SQL grants enforce it too.
         raise ApiError(403, "API keys may read incidents but not change them", code="credential_not_allowed")
-    incident_id: str = request.path_params["incident_id"]
-    if not _INCIDENT_ID.match(incident_id):
-        raise ApiError(404, f"incident {incident_id[:80]} not found", code="incident_not_found")
+    incident_id = incident_id_of(request)
     body = parse_body(IncidentPatch, await read_json(request, request.app.state.settings.max_body_bytes))
     updated = await request.app.state.db.call(
         identity, "select api.update_incident($1, $2::jsonb)", incident_id,

@@ -49,6 +49,28 @@ as $$
 $$;
 comment on function internal.incident_state(app.incidents) is 'What the audit log records of an incident before and after a change.';
 
+create or replace function internal.visible_incident(incident_id text) returns app.incidents
+language plpgsql stable
+set search_path = ''
+as $$
+-- Security invoker: RLS and the explicit project check (Supabase's service_role bypasses RLS) decide.
+declare
+    found_incident app.incidents;
+begin
+    select i.* into found_incident
+    from app.incidents as i
+    where
+        i.incident_id = visible_incident.incident_id
+        and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
+    if not found then
+        raise exception using errcode = 'AD404', hint = 'incident_not_found',
+            message = format('incident %s not found', visible_incident.incident_id);
+    end if;
+    return found_incident;
+end
+$$;
+comment on function internal.visible_incident(text) is 'The incident if the credential sees it, else AD404 incident_not_found.';
+
 create or replace function api.list_incidents(filters jsonb) returns jsonb
 language plpgsql stable
 set search_path = ''
@@ -112,15 +134,7 @@ declare
 begin
     perform internal.require_identity();
     -- Visible first (404), then writable (403): a viewer learns the incident exists, a stranger does not.
-    select i.* into existing
-    from app.incidents as i
-    where
-        i.incident_id = update_incident.incident_id
-        and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
-    if not found then
-        raise exception using errcode = 'AD404', hint = 'incident_not_found',
-            message = format('incident %s not found', update_incident.incident_id);
-    end if;
+    existing := internal.visible_incident(update_incident.incident_id);
     perform internal.require_visible_project(existing.workspace_id, existing.project_id, true);
     if changes ? 'status' and new_status not in ('open', 'acknowledged', 'resolved', 'ignored') then
         raise exception using errcode = 'AD422', hint = 'validation_error',
@@ -176,10 +190,10 @@ comment on function api.update_incident(text, jsonb) is
 'PATCH /api/incidents/{id}: status and owner (a workspace member); 404 invisible, 403 read-only, 422 bad owner; audited.';
 
 revoke all on function internal.incident_json(app.incidents), internal.incident_state(app.incidents),
-api.list_incidents(jsonb),
+internal.visible_incident(text), api.list_incidents(jsonb),
 api.update_incident(text, jsonb) from public;
 grant execute on function internal.incident_json(app.incidents), internal.incident_state(app.incidents),
-api.list_incidents(jsonb)
+internal.visible_incident(text), api.list_incidents(jsonb)
 to authenticated, agentdeck_key, service_role;
 -- API keys may read incidents but never change them.
 grant execute on function api.update_incident(text, jsonb) to authenticated, service_role;

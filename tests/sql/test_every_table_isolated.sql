@@ -22,6 +22,8 @@ begin
         storage_path
     ) values (ws, 'art_iso', proj, 'iso', 'log', 'text/plain', 1, sha256('x'), 'local', ws || '/' || proj || '/iso/x');
     insert into app.incident_settings (workspace_id, min_confidence) values (ws, 0.8);
+    insert into app.fix_runs (workspace_id, fix_run_id, project_id, incident_id, runner, actor_kind, deadline_at)
+    select ws, 'fix_iso', proj, i.incident_id, 'rules', 'service', now() from app.incidents as i where i.workspace_id = ws;
 end
 $$;
 select pg_temp.populate('ws_a', 'proj_a1');

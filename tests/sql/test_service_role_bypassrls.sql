@@ -2,7 +2,7 @@
 -- naming A still sees and changes only A through every api function: their explicit workspace
 -- checks hold on their own, without RLS. A and B hold rows with the same ids, so a missing check shows.
 begin;
-select plan(27);
+select plan(31);
 select tests.seed();
 
 create function pg_temp.populate(ws text, proj text) returns void
@@ -27,6 +27,11 @@ select pg_temp.populate('ws_a', 'proj_a1');
 select pg_temp.populate('ws_b', 'proj_b1');
 create temporary table b_incident as select incident_id from app.incidents where workspace_id = 'ws_b';
 grant select on b_incident to service_role;
+select tests.authenticate_as_service('ws_b');
+create temporary table b_fix_run as
+select api.start_fix_run((select incident_id from b_incident), 'rules', 5, 60000) ->> 'fix_run_id' as fix_run_id;
+reset role;
+grant select on b_fix_run to service_role;
 
 alter role service_role bypassrls;
 select tests.authenticate_as_service('ws_a');
@@ -79,6 +84,12 @@ select throws_ok(
     'AD404', null, 'record_artifact in B: 404');
 select throws_ok($$ select api.update_incident((select incident_id from b_incident), '{"status": "ignored"}') $$,
     'AD404', null, 'update_incident of B''s incident: 404');
+select throws_ok($$ select api.start_fix_run((select incident_id from b_incident), 'rules', 5, 60000) $$,
+    'AD404', null, 'start_fix_run on B''s incident: 404');
+select throws_ok($$ select api.list_fix_runs((select incident_id from b_incident), '{}') $$,
+    'AD404', null, 'list_fix_runs of B''s incident: 404');
+select throws_ok($$ select api.finish_fix_run((select fix_run_id from b_fix_run), '{"plan": []}') $$,
+    'AD409', null, 'finish_fix_run of B''s running run: not A''s to finish');
 select is(api.artifact_session('same', null) ->> 'workspace_id', 'ws_a', 'artifact_session of the shared id: A''s');
 select lives_ok($$ select api.create_trace('{"id": "new", "project_id": "proj_a1"}') $$, 'writes to A still work');
 reset role;
@@ -89,6 +100,7 @@ select results_eq(
 );
 select is((select count(*)::int from app.events where workspace_id = 'ws_b'), 2, 'B''s events are untouched');
 select is((select status from app.incidents where workspace_id = 'ws_b'), 'open', 'B''s incident is untouched');
+select is((select status from app.fix_runs where workspace_id = 'ws_b'), 'running', 'B''s fix run is untouched');
 
 -- Every api function is exercised above: a new one must be added here.
 select is_empty(
@@ -97,7 +109,7 @@ select is_empty(
        except
        select unnest(array['list_sessions', 'list_events', 'get_analysis', 'get_artifact', 'list_incidents',
            'stream_authorize', 'stream_backfill', 'create_trace', 'append_events', 'store_analysis', 'artifact_session',
-           'record_artifact', 'update_incident']) $$,
+           'record_artifact', 'update_incident', 'start_fix_run', 'finish_fix_run', 'list_fix_runs']) $$,
     'every api function is covered by this file'
 );
 
