@@ -203,6 +203,8 @@ class Settings:
     run_worker: bool = field(default=True)
     artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
+    # Regression runs (docs/regression-runs.md): the deadline of a run whose request names none.
+    regression_deadline_seconds: int = field(default=3600)
 
     @property
     def embedded(self) -> bool:
@@ -259,4 +261,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         run_worker=(env.get("AGENTDECK_WORKER") or "1") not in ("0", "false", "no"),
         artifacts=_artifact_settings(env),
         stream=_stream_settings(env),
+        regression_deadline_seconds=_int(env, "AGENTDECK_REGRESSION_DEADLINE_SECONDS", 3600, minimum=1),
     )

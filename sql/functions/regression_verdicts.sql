@@ -1,0 +1,239 @@
+-- Judging a regression run: the failures a session shows (clustering's own fingerprints), the
+-- verdict per pair and task, and the exact sign test. Pure functions of stored analyses; see
+-- docs/regression-runs.md.
+
+create or replace function internal.task_key_of(metadata jsonb) returns text
+language sql immutable parallel safe
+as $$
+    -- Only a non-empty string is a task key; '' pairs with nothing.
+    select case when jsonb_typeof(metadata -> 'task_key') = 'string' then left(metadata ->> 'task_key', 200) else '' end
+$$;
+comment on function internal.task_key_of(jsonb) is 'A session''s metadata.task_key, or '''' when it has none.';
+
+create or replace function internal.unrecovered_failures(
+    workspace_id text, project_id text, trace_id text, min_confidence numeric
+) returns setof text
+language sql stable
+set search_path = ''
+as $$
+    -- The fingerprints the clustering itself would give the session (one normalisation, one
+    -- fingerprint), less findings the detectors marked recovered. A finding without `recovered`
+    -- counts as a failure.
+    select f.fingerprint
+    from internal.session_failures(
+        unrecovered_failures.workspace_id, unrecovered_failures.project_id, unrecovered_failures.trace_id,
+        unrecovered_failures.min_confidence
+    ) as f
+    where exists (
+        select
+        from app.analyses as a
+        cross join lateral jsonb_array_elements(a.labels) as l
+        where
+            a.workspace_id = unrecovered_failures.workspace_id
+            and a.project_id = unrecovered_failures.project_id
+            and a.trace_id = unrecovered_failures.trace_id
+            and l.value ->> 'label' = f.label
+            and (l.value ->> 'critical_seq')::bigint is not distinct from f.critical_seq
+            and l.value -> 'recovered' is distinct from 'true'::jsonb
+    )
+$$;
+comment on function internal.unrecovered_failures(text, text, text, numeric) is
+'Fingerprints of a session''s unrecovered failures, as internal.session_failures clusters them.';
+
+create or replace function internal.sign_test(improved bigint, worsened bigint) returns jsonb
+language plpgsql immutable parallel safe
+set search_path = ''
+as $$
+-- Exact two-sided sign test: under "no change" each discordant pair improves or worsens with
+-- probability 1/2, so p = min(1, 2 * P(X <= min(b, c))) for X ~ Binomial(b + c, 1/2), in exact numerics.
+declare
+    n bigint := improved + worsened;
+    term numeric := 1;
+    tail numeric := 0;
+begin
+    for k in 0..least(improved, worsened) loop
+        tail := tail + term;
+        term := term * (n - k) / (k + 1);
+    end loop;
+    return jsonb_build_object(
+        'improved', improved,
+        'worsened', worsened,
+        'discordant', n,
+        'p_value', trim_scale(least(1, 2 * tail / power(2::numeric, n)))
+    );
+end
+$$;
+comment on function internal.sign_test(bigint, bigint) is
+'Exact two-sided sign test over discordant pairs (before failing → after clean vs before clean → after failing).';
+
+create or replace function internal.regression_evaluation(r app.regression_runs, final boolean) returns jsonb
+language sql stable
+set search_path = ''
+as $$
+    -- A pure function of the run's sessions and their stored analyses: the same analyses give the
+    -- same bytes. A session counts only when analysed with the run's detector version (an
+    -- after-session: after it ended). With `final`, what is not counted by now is `missing`.
+    with members as (
+        select
+            m.side,
+            m.task,
+            m.ordinal,
+            m.trace_id,
+            coalesce(a.detector_version = r.detector_version and (
+                m.side = 'before' or (s.status <> 'running' and a.analyzed_at >= s.ended_at)
+            ), false) as ready
+        from app.regression_run_sessions as m
+        inner join app.trace_sessions as s
+            on m.workspace_id = s.workspace_id and m.project_id = s.project_id and m.trace_id = s.trace_id
+        left join app.analyses as a
+            on m.workspace_id = a.workspace_id and m.project_id = a.project_id and m.trace_id = a.trace_id
+        where m.workspace_id = r.workspace_id and m.run_id = r.run_id
+    ),
+
+    judged as (
+        select
+            m.*,
+            case when m.ready then coalesce((
+                select array_agg(u.fingerprint order by u.fingerprint)
+                from internal.unrecovered_failures(r.workspace_id, r.project_id, m.trace_id, r.min_confidence) as u (
+                    fingerprint
+                )
+            ), '{}') end as fingerprints
+        from members as m
+    ),
+
+    before_tasks as (
+        select
+            b.task,
+            min(b.ordinal) as first_ordinal,
+            jsonb_agg(b.trace_id order by b.ordinal) as before_session_ids,
+            bool_and(b.ready) as ready,
+            bool_or(cardinality(b.fingerprints) > 0) as failing
+        from judged as b
+        where b.side = 'before'
+        group by b.task
+    ),
+
+    pairs as (
+        select
+            a.task,
+            bt.first_ordinal,
+            coalesce(bt.before_session_ids, '[]') as before_session_ids,
+            a.trace_id as after_session_id,
+            a.ordinal,
+            bt.task is not null as matched,
+            case when bt.ready then bt.failing end as before_failing,
+            case
+                when not a.ready then case when final then 'missing' end
+                when r.fingerprint = any(a.fingerprints) then 'still_failing'
+                when cardinality(a.fingerprints) > 0 then 'new_failure'
+                else 'fixed'
+            end as verdict
+        from judged as a
+        left join before_tasks as bt on a.task = bt.task
+        where a.side = 'after'
+        union all
+        select
+            bt.task, bt.first_ordinal, bt.before_session_ids, null, null, true,
+            case when bt.ready then bt.failing end, case when final then 'missing' end
+        from before_tasks as bt
+        where not exists (select from judged as a where a.side = 'after' and a.task = bt.task)
+    ),
+
+    tasks as (
+        select
+            p.task,
+            p.first_ordinal,
+            count(p.after_session_id) as after_sessions,
+            case
+                when bool_or(p.verdict is null) then null
+                when bool_and(p.verdict = 'fixed') then 'fixed'
+                when bool_or(p.verdict = 'fixed') then 'flaky'
+                when bool_or(p.verdict = 'still_failing') then 'still_failing'
+                when bool_or(p.verdict = 'new_failure') then 'new_failure'
+                else 'missing'
+            end as verdict
+        from pairs as p
+        where p.matched
+        group by p.task, p.first_ordinal
+    ),
+
+    totals as (
+        select
+            (select bool_and(j.ready) from judged as j where j.side = 'before') as before_ready,
+            (select count(*) filter (where j.ready) from judged as j where j.side = 'before') as before_analysed,
+            (select count(*) from judged as j where j.side = 'before') as before_sessions,
+            (select coalesce(bool_and(j.ready), true) from judged as j where j.side = 'after') as after_ready,
+            (select count(*) from judged as j where j.side = 'after') as after_sessions,
+            (select count(*) filter (where j.ready) from judged as j where j.side = 'after') as after_analysed,
+            (select bool_and(t.verdict = 'fixed') from tasks as t) as tasks_fixed,
+            (select coalesce(bool_and(p.verdict = 'fixed'), true) from pairs as p where not p.matched) as unmatched_fixed,
+            (select count(*) filter (where p.before_failing and p.verdict = 'fixed') from pairs as p where p.matched)
+            as improved,
+            (
+                select count(*) filter (where not p.before_failing and p.verdict in ('still_failing', 'new_failure'))
+                from pairs as p
+                where p.matched
+            ) as worsened
+    )
+
+    select jsonb_build_object(
+        'complete', t.before_ready and t.after_ready and t.after_sessions >= r.expected_after,
+        'passed', coalesce(t.before_ready and t.tasks_fixed and t.unmatched_fixed, false),
+        'pairs', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'task', p.task,
+                'matched', p.matched,
+                'before_session_ids', p.before_session_ids,
+                'before_failing', p.before_failing,
+                'after_session_id', p.after_session_id,
+                'verdict', p.verdict
+            ) order by p.first_ordinal nulls last, p.ordinal nulls last, p.task)
+            from pairs as p
+        ), '[]'),
+        'tasks', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'task', k.task, 'after_sessions', k.after_sessions, 'verdict', k.verdict
+            ) order by k.first_ordinal)
+            from tasks as k
+        ), '[]'),
+        'summary', jsonb_build_object(
+            'before_sessions', t.before_sessions,
+            'before_analysed', t.before_analysed,
+            'after_sessions', t.after_sessions,
+            'after_analysed', t.after_analysed,
+            'expected_after', r.expected_after,
+            'pairs', (
+                select jsonb_build_object(
+                    'fixed', count(*) filter (where p.verdict = 'fixed'),
+                    'still_failing', count(*) filter (where p.verdict = 'still_failing'),
+                    'new_failure', count(*) filter (where p.verdict = 'new_failure'),
+                    'missing', count(*) filter (where p.verdict = 'missing'),
+                    'unmatched', count(*) filter (where not p.matched)
+                )
+                from pairs as p
+            ),
+            'tasks', (
+                select jsonb_build_object(
+                    'total', count(*),
+                    'fixed', count(*) filter (where k.verdict = 'fixed'),
+                    'flaky', count(*) filter (where k.verdict = 'flaky'),
+                    'still_failing', count(*) filter (where k.verdict = 'still_failing'),
+                    'new_failure', count(*) filter (where k.verdict = 'new_failure'),
+                    'missing', count(*) filter (where k.verdict = 'missing')
+                )
+                from tasks as k
+            ),
+            'sign_test', internal.sign_test(t.improved, t.worsened)
+        )
+    )
+    from totals as t
+$$;
+comment on function internal.regression_evaluation(app.regression_runs, boolean) is
+'The verdicts of a run from its sessions'' stored analyses: pairs, tasks, summary (counts, sign test), complete, passed.';
+
+revoke all on function internal.task_key_of(jsonb), internal.unrecovered_failures(text, text, text, numeric),
+internal.sign_test(bigint, bigint), internal.regression_evaluation(app.regression_runs, boolean)
+from public;
+grant execute on function internal.task_key_of(jsonb)
+to authenticated, agentdeck_key, service_role;
