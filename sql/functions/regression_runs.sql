@@ -49,7 +49,22 @@ begin
         before_ids := array(
             select k.trace_id
             from app.incident_sessions as k
-            where k.workspace_id = inc.workspace_id and k.incident_id = inc.incident_id
+            where
+                k.workspace_id = inc.workspace_id
+                and k.incident_id = inc.incident_id
+                -- Re-runs that still fail link to the incident too: they are never its "before".
+                and k.trace_id <> all(after_ids)
+                and not exists (
+                    select
+                    from app.regression_run_sessions as m
+                    inner join app.regression_runs as r on m.workspace_id = r.workspace_id and m.run_id = r.run_id
+                    where
+                        m.workspace_id = k.workspace_id
+                        and m.project_id = k.project_id
+                        and m.trace_id = k.trace_id
+                        and m.side = 'after'
+                        and r.incident_id = inc.incident_id
+                )
             order by k.seen_at, k.trace_id
             limit 500
         );
