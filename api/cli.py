@@ -178,6 +178,24 @@ def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
     print(json.dumps(json_schema(), indent=2, sort_keys=True))
 
 
+def cmd_regression_wait(args: argparse.Namespace, settings: Settings) -> None:
+    """The CI gate: exit 0 only when the run passed (api/regression_gate.py has the codes)."""
+    from api import regression_gate
+
+    api_key = os.environ.get("AGENTDECK_API_KEY") or ""
+    if not api_key:
+        sys.exit("agentdeck: set AGENTDECK_API_KEY to a project API key")
+    code, run, message = regression_gate.wait_for_run(args.url, api_key, args.run_id, timeout=args.timeout,
+                                                      interval=args.interval)
+    if args.json:
+        print(json.dumps({"exit_code": code, "message": message, "run": run}))
+    else:
+        if run is not None:
+            print(regression_gate.verdict_table(run))
+        print(message, file=sys.stderr)
+    sys.exit(code)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="agentdeck", description=__doc__)
     top.add_argument("--json", action="store_true", help="machine-readable output")
@@ -217,6 +235,15 @@ def parser() -> argparse.ArgumentParser:
     revoke = key.add_parser("revoke")
     revoke.add_argument("--key", required=True, help="the key id (key_...)")
     revoke.set_defaults(run=cmd_key_revoke)
+
+    regression = sub.add_parser("regression").add_subparsers(dest="action", required=True)
+    wait = regression.add_parser("wait", help="wait for a regression run; exit 0 only if it passed (CI gate)")
+    wait.add_argument("run_id", metavar="RUN_ID")
+    wait.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
+    wait.add_argument("--interval", type=float, default=5, help="seconds between polls (default 5)")
+    wait.add_argument("--url", default=os.environ.get("AGENTDECK_URL") or "http://127.0.0.1:4318",
+                      help="the server (default $AGENTDECK_URL or http://127.0.0.1:4318); key: $AGENTDECK_API_KEY")
+    wait.set_defaults(run=cmd_regression_wait)
 
     token = sub.add_parser("token", help="mint a console JWT with the local secret")
     token.add_argument("--user", required=True)
