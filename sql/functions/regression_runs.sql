@@ -2,24 +2,16 @@
 -- incident's runs, and after-sessions joining when they are created. Verdicts are in
 -- regression_verdicts.sql, settling in regression_settling.sql; docs/regression-runs.md explains the rules.
 
-create or replace function internal.clustering_threshold(workspace_id text) returns numeric
-language sql stable security definer
-set search_path = ''
-as $$
-    select internal.incident_min_confidence(clustering_threshold.workspace_id)
-    where clustering_threshold.workspace_id in (select internal.visible_workspaces())
-$$;
-comment on function internal.clustering_threshold(text) is
-'The clustering threshold of a workspace the caller sees (app.incident_settings is the owner''s).';
-
-create or replace function api.create_regression_run(
+create or replace function internal.start_regression_run(
     incident_id text, body jsonb, detector_version text, default_deadline_seconds integer
 ) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
--- POST /api/incidents/{id}/regression-runs. The body is shape-checked by the API; here every id is
--- resolved in the incident's project (404 otherwise) before anything is written.
+-- The body of api.create_regression_run. Definer, so that no request role holds a write grant on
+-- runs (a run row written by hand could name any fingerprint); every read below therefore filters
+-- by the caller's projects explicitly. Every id is resolved in the incident's project (404
+-- otherwise) before anything is written.
 declare
     inc app.incidents;
     before_ids text[];
@@ -33,11 +25,11 @@ begin
     select i.* into inc
     from app.incidents as i
     where
-        i.incident_id = create_regression_run.incident_id
+        i.incident_id = start_regression_run.incident_id
         and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
     if not found then
         raise exception using errcode = 'AD404', hint = 'incident_not_found',
-            message = format('incident %s not found', create_regression_run.incident_id);
+            message = format('incident %s not found', start_regression_run.incident_id);
     end if;
     if (inc.workspace_id, inc.project_id) not in (select * from internal.writable_projects()) then
         raise exception using errcode = 'AD403', hint = 'read_only',
@@ -115,7 +107,7 @@ begin
     values (
         inc.workspace_id, 'rr_' || replace(gen_random_uuid()::text, '-', ''), inc.project_id, inc.incident_id,
         inc.fingerprint, body ->> 'name', case when by_task then 'task_key' else 'order' end,
-        create_regression_run.detector_version, internal.clustering_threshold(inc.workspace_id),
+        start_regression_run.detector_version, internal.incident_min_confidence(inc.workspace_id),
         coalesce((body ->> 'expected_after')::integer, greatest(cardinality(after_ids), task_count)),
         coalesce((body ->> 'resolve_on_pass')::boolean, false), body ->> 'fix_run_id',
         now() + make_interval(secs => coalesce((body ->> 'deadline_seconds')::integer, default_deadline_seconds)),
@@ -155,6 +147,23 @@ begin
     -- Its sessions may all be analysed already: settle now rather than on the worker's next tick.
     return coalesce(
         internal.settle_regression_run(created.workspace_id, created.run_id), internal.regression_run_json(created)
+    );
+end
+$$;
+comment on function internal.start_regression_run(text, jsonb, text, integer) is
+'Creates a pending run over the incident''s (or the given) sessions, queues re-analyses, audits, streams, settles if complete.';
+
+create or replace function api.create_regression_run(
+    incident_id text, body jsonb, detector_version text, default_deadline_seconds integer
+) returns jsonb
+language plpgsql volatile
+set search_path = ''
+as $$
+-- POST /api/incidents/{id}/regression-runs; the body is shape-checked by the API.
+begin
+    return internal.start_regression_run(
+        create_regression_run.incident_id, create_regression_run.body, create_regression_run.detector_version,
+        create_regression_run.default_deadline_seconds
     );
 end
 $$;
@@ -284,9 +293,11 @@ $$;
 comment on function api.list_regression_runs(text, jsonb) is
 'GET /api/incidents/{id}/regression-runs: the incident''s runs, newest first, keyset-paginated by cursor.';
 
-revoke all on function internal.clustering_threshold(text), api.create_regression_run(text, jsonb, text, integer),
+revoke all on function internal.start_regression_run(text, jsonb, text, integer),
+api.create_regression_run(text, jsonb, text, integer),
 internal.join_regression_run(text, text, text), api.get_regression_run(text), api.list_regression_runs(text, jsonb)
 from public;
-grant execute on function internal.clustering_threshold(text), api.create_regression_run(text, jsonb, text, integer),
+grant execute on function internal.start_regression_run(text, jsonb, text, integer),
+api.create_regression_run(text, jsonb, text, integer),
 internal.join_regression_run(text, text, text), api.get_regression_run(text), api.list_regression_runs(text, jsonb)
 to authenticated, agentdeck_key, service_role;

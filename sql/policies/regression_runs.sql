@@ -1,11 +1,11 @@
 -- Regression runs and their sessions: read what the credential sees. Rows are written only by the
--- run functions (regression_runs.sql): the create call resolves and checks everything through RLS
--- first, and the definer helpers write as the owner after checking the project is writable.
+-- run functions (regression_runs.sql, regression_settling.sql), definers that check the caller's
+-- projects first: no request role may write a run by hand (it could name any fingerprint).
 
 alter table app.regression_runs enable row level security;
 alter table app.regression_runs force row level security;
 revoke all on app.regression_runs from public, authenticated, agentdeck_key, service_role, anon;
-grant select, insert on app.regression_runs to authenticated, agentdeck_key, service_role;
+grant select on app.regression_runs to authenticated, agentdeck_key, service_role;
 drop policy if exists regression_runs_owner on app.regression_runs;
 create policy regression_runs_owner on app.regression_runs to agentdeck_owner using (true) with check (true);
 comment on policy regression_runs_owner on app.regression_runs is 'The owner (settling, joining, admin) sees and writes all.';
@@ -14,16 +14,11 @@ create policy regression_runs_visible on app.regression_runs for select
 to authenticated, agentdeck_key, service_role
 using ((workspace_id, project_id) in (select * from internal.visible_projects()));
 comment on policy regression_runs_visible on app.regression_runs is 'Runs of the projects the credential sees.';
-drop policy if exists regression_runs_create on app.regression_runs;
-create policy regression_runs_create on app.regression_runs for insert
-to authenticated, agentdeck_key, service_role
-with check ((workspace_id, project_id) in (select * from internal.writable_projects()));
-comment on policy regression_runs_create on app.regression_runs is 'Runs start only in writable projects (not viewers).';
 
 alter table app.regression_run_sessions enable row level security;
 alter table app.regression_run_sessions force row level security;
 revoke all on app.regression_run_sessions from public, authenticated, agentdeck_key, service_role, anon;
-grant select, insert on app.regression_run_sessions to authenticated, agentdeck_key, service_role;
+grant select on app.regression_run_sessions to authenticated, agentdeck_key, service_role;
 drop policy if exists regression_run_sessions_owner on app.regression_run_sessions;
 create policy regression_run_sessions_owner on app.regression_run_sessions to agentdeck_owner
 using (true) with check (true);
@@ -35,9 +30,3 @@ to authenticated, agentdeck_key, service_role
 using ((workspace_id, project_id) in (select * from internal.visible_projects()));
 comment on policy regression_run_sessions_visible on app.regression_run_sessions is
 'Sessions of the runs of the projects the credential sees.';
-drop policy if exists regression_run_sessions_create on app.regression_run_sessions;
-create policy regression_run_sessions_create on app.regression_run_sessions for insert
-to authenticated, agentdeck_key, service_role
-with check ((workspace_id, project_id) in (select * from internal.writable_projects()));
-comment on policy regression_run_sessions_create on app.regression_run_sessions is
-'A run''s sessions are added only in writable projects (not viewers).';
