@@ -2,6 +2,28 @@
 -- incident's runs, and after-sessions joining when they are created. Verdicts are in
 -- regression_verdicts.sql, settling in regression_settling.sql; docs/regression-runs.md explains the rules.
 
+create or replace function internal.find_visible_incident(incident_id text) returns app.incidents
+language plpgsql stable
+set search_path = ''
+as $$
+-- The explicit visibility filter repeats RLS on purpose: Supabase's service_role bypasses RLS.
+declare
+    visible app.incidents;
+begin
+    select i.* into visible
+    from app.incidents as i
+    where
+        i.incident_id = find_visible_incident.incident_id
+        and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
+    if not found then
+        raise exception using errcode = 'AD404', hint = 'incident_not_found',
+            message = format('incident %s not found', find_visible_incident.incident_id);
+    end if;
+    return visible;
+end
+$$;
+comment on function internal.find_visible_incident(text) is 'The caller''s incident by id, or AD404 incident_not_found.';
+
 create or replace function internal.start_regression_run(
     incident_id text, body jsonb, detector_version text, default_deadline_seconds integer
 ) returns jsonb
@@ -22,15 +44,7 @@ declare
     created app.regression_runs;
 begin
     perform internal.require_identity();
-    select i.* into inc
-    from app.incidents as i
-    where
-        i.incident_id = start_regression_run.incident_id
-        and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
-    if not found then
-        raise exception using errcode = 'AD404', hint = 'incident_not_found',
-            message = format('incident %s not found', start_regression_run.incident_id);
-    end if;
+    inc := internal.find_visible_incident(start_regression_run.incident_id);
     if (inc.workspace_id, inc.project_id) not in (select * from internal.writable_projects()) then
         raise exception using errcode = 'AD403', hint = 'read_only',
             message = 'this credential may not start regression runs here';
@@ -258,15 +272,7 @@ declare
     page jsonb;
 begin
     perform internal.require_identity();
-    select i.* into inc
-    from app.incidents as i
-    where
-        i.incident_id = list_regression_runs.incident_id
-        and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
-    if not found then
-        raise exception using errcode = 'AD404', hint = 'incident_not_found',
-            message = format('incident %s not found', list_regression_runs.incident_id);
-    end if;
+    inc := internal.find_visible_incident(list_regression_runs.incident_id);
     select coalesce(jsonb_agg(internal.regression_run_json(p.r) order by (p.r).created_at desc, (p.r).run_id desc), '[]')
     into page
     from (
@@ -293,11 +299,11 @@ $$;
 comment on function api.list_regression_runs(text, jsonb) is
 'GET /api/incidents/{id}/regression-runs: the incident''s runs, newest first, keyset-paginated by cursor.';
 
-revoke all on function internal.start_regression_run(text, jsonb, text, integer),
+revoke all on function internal.find_visible_incident(text), internal.start_regression_run(text, jsonb, text, integer),
 api.create_regression_run(text, jsonb, text, integer),
 internal.join_regression_run(text, text, text), api.get_regression_run(text), api.list_regression_runs(text, jsonb)
 from public;
-grant execute on function internal.start_regression_run(text, jsonb, text, integer),
+grant execute on function internal.find_visible_incident(text), internal.start_regression_run(text, jsonb, text, integer),
 api.create_regression_run(text, jsonb, text, integer),
 internal.join_regression_run(text, text, text), api.get_regression_run(text), api.list_regression_runs(text, jsonb)
 to authenticated, agentdeck_key, service_role;
