@@ -34,8 +34,8 @@ async def create_regression_run(request: Request) -> Response:
     # The run is judged by this server's detector suite; sessions analysed by another version are re-analysed.
     created = await request.app.state.db.call(
         identity, "select api.create_regression_run($1, $2::jsonb, $3, $4)", incident_id,
-        body.model_dump_json(exclude_unset=True, exclude_none=True), SUITE_VERSION, settings.regression_deadline_seconds,
-        readonly=False,
+        body.model_dump_json(exclude_unset=True, exclude_none=True), SUITE_VERSION,
+        settings.regression_deadline_seconds, readonly=False,
     )
     return json_text(created, status=201)
 
