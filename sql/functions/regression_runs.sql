@@ -42,6 +42,7 @@ declare
     by_task boolean;
     task_count integer;
     created app.regression_runs;
+    announced jsonb;
 begin
     perform internal.require_identity();
     inc := internal.find_visible_incident(start_regression_run.incident_id);
@@ -157,11 +158,11 @@ begin
             or (m.side = 'after' and a.analyzed_at < s.ended_at)
         );
 
-    perform internal.announce_regression_run(created.workspace_id, created.run_id, 'regression_run.created', null);
-    -- Its sessions may all be analysed already: settle now rather than on the worker's next tick.
-    return coalesce(
-        internal.settle_regression_run(created.workspace_id, created.run_id), internal.regression_run_json(created)
+    announced := internal.announce_regression_run(
+        created.workspace_id, created.run_id, 'regression_run.created', null
     );
+    -- Its sessions may all be analysed already: settle now rather than on the worker's next tick.
+    return coalesce(internal.settle_regression_run(created.workspace_id, created.run_id), announced);
 end
 $$;
 comment on function internal.start_regression_run(text, jsonb, text, integer) is

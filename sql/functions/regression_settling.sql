@@ -128,8 +128,8 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 -- Passes or fails a pending run that is complete, or fails it at its deadline; otherwise it waits
--- (due again at the deadline, or sooner when one of its sessions is analysed). Returns the run's
--- JSON, or null when it is not pending. Runs before incidents in every lock order.
+-- (due again at the deadline, or sooner when one of its sessions is analysed). Returns the settled
+-- run's JSON, or null when it did not settle now. Runs before incidents in every lock order.
 declare
     r app.regression_runs;
     judged jsonb;
@@ -145,14 +145,14 @@ begin
     if not found or r.status <> 'pending' then
         return null;
     end if;
-    -- Final verdicts; whether the run is complete does not depend on finality.
-    judged := internal.regression_evaluation(r, true);
-    if not (judged ->> 'complete')::boolean and now() < r.deadline_at then
+    -- Judging costs a detector-rules pass per session: only once, when the run settles.
+    if now() < r.deadline_at and not internal.regression_complete(r) then
         update app.regression_runs as x
         set due_at = x.deadline_at
         where x.workspace_id = r.workspace_id and x.run_id = r.run_id;
-        return internal.regression_run_json(r);
+        return null;
     end if;
+    judged := internal.regression_evaluation(r, true);
     update app.regression_run_sessions as m
     set verdict = p.value ->> 'verdict'
     from jsonb_array_elements(judged -> 'pairs') as p
@@ -164,7 +164,7 @@ begin
     update app.regression_runs as x
     set
         status = case when (judged ->> 'passed')::boolean then 'passed' else 'failed' end,
-        result = judged - 'complete' - 'passed',
+        result = judged - 'passed',
         completed_at = clock_timestamp(),
         updated_at = clock_timestamp()
     where x.workspace_id = r.workspace_id and x.run_id = r.run_id

@@ -10,36 +10,6 @@ as $$
 $$;
 comment on function internal.task_key_of(jsonb) is 'A session''s metadata.task_key, or '''' when it has none.';
 
-create or replace function internal.unrecovered_failures(
-    workspace_id text, project_id text, trace_id text, min_confidence numeric
-) returns setof text
-language sql stable
-set search_path = ''
-as $$
-    -- The fingerprints the clustering itself would give the session (one normalisation, one
-    -- fingerprint), less findings the detectors marked recovered. A finding without `recovered`
-    -- counts as a failure.
-    select f.fingerprint
-    from internal.session_failures(
-        unrecovered_failures.workspace_id, unrecovered_failures.project_id, unrecovered_failures.trace_id,
-        unrecovered_failures.min_confidence
-    ) as f
-    where exists (
-        select
-        from app.analyses as a
-        cross join lateral jsonb_array_elements(a.labels) as l
-        where
-            a.workspace_id = unrecovered_failures.workspace_id
-            and a.project_id = unrecovered_failures.project_id
-            and a.trace_id = unrecovered_failures.trace_id
-            and l.value ->> 'label' = f.label
-            and (l.value ->> 'critical_seq')::bigint is not distinct from f.critical_seq
-            and l.value -> 'recovered' is distinct from 'true'::jsonb
-    )
-$$;
-comment on function internal.unrecovered_failures(text, text, text, numeric) is
-'Fingerprints of a session''s unrecovered failures, as internal.session_failures clusters them.';
-
 create or replace function internal.sign_test(improved bigint, worsened bigint) returns jsonb
 language plpgsql immutable parallel safe
 set search_path = ''
@@ -66,37 +36,74 @@ $$;
 comment on function internal.sign_test(bigint, bigint) is
 'Exact two-sided sign test over discordant pairs (before failing → after clean vs before clean → after failing).';
 
+create or replace function internal.regression_members(r app.regression_runs)
+returns table (side text, task text, ordinal integer, trace_id text, labels jsonb, ready boolean)
+language sql stable
+set search_path = ''
+as $$
+    -- A session counts (is ready) only once analysed with the run's detector version; an
+    -- after-session, only once it has ended and been analysed since.
+    select
+        m.side,
+        m.task,
+        m.ordinal,
+        m.trace_id,
+        a.labels,
+        coalesce(a.detector_version = r.detector_version and (
+            m.side = 'before' or (s.status <> 'running' and a.analyzed_at >= s.ended_at)
+        ), false)
+    from app.regression_run_sessions as m
+    inner join app.trace_sessions as s
+        on m.workspace_id = s.workspace_id and m.project_id = s.project_id and m.trace_id = s.trace_id
+    left join app.analyses as a
+        on m.workspace_id = a.workspace_id and m.project_id = a.project_id and m.trace_id = a.trace_id
+    where m.workspace_id = r.workspace_id and m.run_id = r.run_id
+$$;
+comment on function internal.regression_members(app.regression_runs) is
+'The sessions of a run with their stored findings and whether they count yet (analysed with the run''s version).';
+
+create or replace function internal.regression_complete(r app.regression_runs) returns boolean
+language sql stable
+set search_path = ''
+as $$
+    -- Cheap (no judging): the worker asks this on every analysis of one of the run's sessions.
+    select
+        coalesce(bool_and(m.ready), false)
+        and count(*) filter (where m.side = 'after') >= r.expected_after
+    from internal.regression_members(r) as m
+$$;
+comment on function internal.regression_complete(app.regression_runs) is
+'Whether every session of the run counts and at least expected_after after-sessions joined.';
+
 create or replace function internal.regression_evaluation(r app.regression_runs, final boolean) returns jsonb
 language sql stable
 set search_path = ''
 as $$
     -- A pure function of the run's sessions and their stored analyses: the same analyses give the
-    -- same bytes. A session counts only when analysed with the run's detector version (an
-    -- after-session: after it ended). With `final`, what is not counted by now is `missing`.
+    -- same bytes. With `final`, what does not count by now is `missing`.
     with members as (
+        select * from internal.regression_members(r)
+    ),
+
+    judged as (
+        -- A session's failures: the fingerprints clustering itself gives it (one normalisation, one
+        -- fingerprint), less those whose findings all carry "recovered": true.
         select
             m.side,
             m.task,
             m.ordinal,
             m.trace_id,
-            coalesce(a.detector_version = r.detector_version and (
-                m.side = 'before' or (s.status <> 'running' and a.analyzed_at >= s.ended_at)
-            ), false) as ready
-        from app.regression_run_sessions as m
-        inner join app.trace_sessions as s
-            on m.workspace_id = s.workspace_id and m.project_id = s.project_id and m.trace_id = s.trace_id
-        left join app.analyses as a
-            on m.workspace_id = a.workspace_id and m.project_id = a.project_id and m.trace_id = a.trace_id
-        where m.workspace_id = r.workspace_id and m.run_id = r.run_id
-    ),
-
-    judged as (
-        select
-            m.*,
+            m.ready,
             case when m.ready then coalesce((
-                select array_agg(u.fingerprint order by u.fingerprint)
-                from internal.unrecovered_failures(r.workspace_id, r.project_id, m.trace_id, r.min_confidence) as u (
-                    fingerprint
+                select array_agg(f.fingerprint order by f.fingerprint)
+                from internal.session_failures(r.workspace_id, r.project_id, m.trace_id, r.min_confidence) as f
+                where exists (
+                    select
+                    from jsonb_array_elements(m.labels) as l
+                    where
+                        l.value ->> 'label' = f.label
+                        and (l.value ->> 'critical_seq')::bigint is not distinct from f.critical_seq
+                        and l.value -> 'recovered' is distinct from 'true'::jsonb
                 )
             ), '{}') end as fingerprints
         from members as m
@@ -163,7 +170,6 @@ as $$
             (select bool_and(j.ready) from judged as j where j.side = 'before') as before_ready,
             (select count(*) filter (where j.ready) from judged as j where j.side = 'before') as before_analysed,
             (select count(*) from judged as j where j.side = 'before') as before_sessions,
-            (select coalesce(bool_and(j.ready), true) from judged as j where j.side = 'after') as after_ready,
             (select count(*) from judged as j where j.side = 'after') as after_sessions,
             (select count(*) filter (where j.ready) from judged as j where j.side = 'after') as after_analysed,
             (select bool_and(t.verdict = 'fixed') from tasks as t) as tasks_fixed,
@@ -178,7 +184,6 @@ as $$
     )
 
     select jsonb_build_object(
-        'complete', t.before_ready and t.after_ready and t.after_sessions >= r.expected_after,
         'passed', coalesce(t.before_ready and t.tasks_fixed and t.unmatched_fixed, false),
         'pairs', coalesce((
             select jsonb_agg(jsonb_build_object(
@@ -230,10 +235,10 @@ as $$
     from totals as t
 $$;
 comment on function internal.regression_evaluation(app.regression_runs, boolean) is
-'The verdicts of a run from its sessions'' stored analyses: pairs, tasks, summary (counts, sign test), complete, passed.';
+'The verdicts of a run from its sessions'' stored analyses: pairs, tasks, summary (counts, sign test), passed.';
 
-revoke all on function internal.task_key_of(jsonb), internal.unrecovered_failures(text, text, text, numeric),
-internal.sign_test(bigint, bigint), internal.regression_evaluation(app.regression_runs, boolean)
-from public;
+revoke all on function internal.task_key_of(jsonb), internal.sign_test(bigint, bigint),
+internal.regression_members(app.regression_runs), internal.regression_complete(app.regression_runs),
+internal.regression_evaluation(app.regression_runs, boolean) from public;
 grant execute on function internal.task_key_of(jsonb)
 to authenticated, agentdeck_key, service_role;

@@ -2,7 +2,7 @@
 -- clustering threshold are not failures), the exact sign test against hand-computed p-values,
 -- who may start, join, read and settle runs, and the wake-up an analysis gives its runs.
 begin;
-select plan(27);
+select plan(28);
 select tests.seed();
 
 -- An incident of A from two failing sessions with task keys, analysed with detector version 'test'.
@@ -141,10 +141,15 @@ select ok(
 );
 select tests.authenticate_as_service('ws_a');
 select is(
-    internal.settle_regression_run('ws_a', (select run ->> 'id' from pending)) ->> 'status', 'pending',
+    internal.settle_regression_run('ws_a', (select run ->> 'id' from pending)), null,
     'settling before it is complete and before the deadline leaves it pending'
 );
 reset role;
+select is(
+    (select (status, due_at) from app.regression_runs where run_id = (select run ->> 'id' from pending)),
+    (select ('pending'::text, deadline_at) from app.regression_runs where run_id = (select run ->> 'id' from pending)),
+    'and due again at its deadline'
+);
 
 select * from finish();
 rollback;
