@@ -116,13 +116,13 @@ begin
     end if;
 
     insert into app.regression_runs (
-        workspace_id, run_id, project_id, incident_id, fingerprint, name, pairing, detector_version, min_confidence,
-        expected_after, resolve_on_pass, fix_run_id, deadline_at, due_at
+        workspace_id, run_id, project_id, incident_id, fingerprint, name, pairing, detector_version, expected_after,
+        resolve_on_pass, fix_run_id, deadline_at, due_at
     )
     values (
         inc.workspace_id, 'rr_' || replace(gen_random_uuid()::text, '-', ''), inc.project_id, inc.incident_id,
         inc.fingerprint, body ->> 'name', case when by_task then 'task_key' else 'order' end,
-        start_regression_run.detector_version, internal.incident_min_confidence(inc.workspace_id),
+        start_regression_run.detector_version,
         coalesce((body ->> 'expected_after')::integer, greatest(cardinality(after_ids), task_count)),
         coalesce((body ->> 'resolve_on_pass')::boolean, false), body ->> 'fix_run_id',
         now() + make_interval(secs => coalesce((body ->> 'deadline_seconds')::integer, default_deadline_seconds)),

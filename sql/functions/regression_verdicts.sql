@@ -1,4 +1,4 @@
--- Judging a regression run: the failures a session shows (clustering's own fingerprints), the
+-- Judging a regression run: the failures a session shows (its incident links), the
 -- verdict per pair and task, and the exact sign test. Pure functions of stored analyses; see
 -- docs/regression-runs.md.
 
@@ -86,8 +86,9 @@ as $$
     ),
 
     judged as (
-        -- A session's failures: the fingerprints clustering itself gives it (one normalisation, one
-        -- fingerprint), less those whose findings all carry "recovered": true.
+        -- A session's failures: the incidents clustering linked it to when its analysis was stored
+        -- (so one normalisation, one fingerprint, one threshold), less those whose findings all
+        -- carry "recovered": true.
         select
             m.side,
             m.task,
@@ -95,16 +96,21 @@ as $$
             m.trace_id,
             m.ready,
             case when m.ready then coalesce((
-                select array_agg(f.fingerprint order by f.fingerprint)
-                from internal.session_failures(r.workspace_id, r.project_id, m.trace_id, r.min_confidence) as f
-                where exists (
-                    select
-                    from jsonb_array_elements(m.labels) as l
-                    where
-                        l.value ->> 'label' = f.label
-                        and (l.value ->> 'critical_seq')::bigint is not distinct from f.critical_seq
-                        and l.value -> 'recovered' is distinct from 'true'::jsonb
-                )
+                select array_agg(i.fingerprint order by i.fingerprint)
+                from app.incident_sessions as k
+                inner join app.incidents as i on k.workspace_id = i.workspace_id and k.incident_id = i.incident_id
+                where
+                    k.workspace_id = r.workspace_id
+                    and k.project_id = r.project_id
+                    and k.trace_id = m.trace_id
+                    and exists (
+                        select
+                        from jsonb_array_elements(m.labels) as l
+                        where
+                            l.value ->> 'label' = i.label
+                            and (l.value ->> 'critical_seq')::bigint is not distinct from k.critical_seq
+                            and l.value -> 'recovered' is distinct from 'true'::jsonb
+                    )
             ), '{}') end as fingerprints
         from members as m
     ),

@@ -11,7 +11,6 @@ create table app.regression_runs (
     status text not null default 'pending',
     pairing text not null,
     detector_version text not null,
-    min_confidence numeric(3, 2) not null,
     expected_after integer not null,
     resolve_on_pass boolean not null default false,
     fix_run_id text,
@@ -32,7 +31,6 @@ create table app.regression_runs (
     constraint regression_runs_pairing_known check (pairing in ('task_key', 'order')),
     constraint regression_runs_name_length check (length(name) <= 200),
     constraint regression_runs_expected_after_positive check (expected_after >= 1),
-    constraint regression_runs_confidence_range check (min_confidence between 0 and 1),
     -- An opaque reference to a fix run (fix_…) until the fix-run table exists to point a foreign key at.
     constraint regression_runs_fix_run_id_shape check (fix_run_id ~ '^fix_[A-Za-z0-9]{1,64}$'),
     constraint regression_runs_settled_with_result check ((status = 'pending') = (completed_at is null and result is null))
@@ -55,8 +53,6 @@ comment on column app.regression_runs.status is 'pending, then passed or failed 
 comment on column app.regression_runs.pairing is
 'task_key (every before-session carries metadata.task_key) or order (pairs follow the order given).';
 comment on column app.regression_runs.detector_version is 'Detector suite version both sides are judged by.';
-comment on column app.regression_runs.min_confidence is
-'The workspace''s clustering threshold when the run was created: findings below it are not failures.';
 comment on column app.regression_runs.expected_after is 'After-sessions to wait for before the run settles.';
 comment on column app.regression_runs.resolve_on_pass is 'Resolve the incident when the run passes.';
 comment on column app.regression_runs.fix_run_id is 'The fix run (fix_…) this run checks, if any: an opaque reference.';

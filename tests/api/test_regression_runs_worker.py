@@ -36,8 +36,8 @@ async def _due_runs(url: str, count: int) -> str:
                                " values ($1, $2, $3, '\\x00')", ws, proj, f"s-{n}")
             await conn.execute(
                 "insert into app.regression_runs (workspace_id, run_id, project_id, incident_id, fingerprint, pairing,"
-                " detector_version, min_confidence, expected_after, deadline_at, due_at)"
-                " values ($1, $2, $3, 'inc_w', repeat('a', 64), 'order', 'v', 0.8, 1, now() - interval '1 s', now())",
+                " detector_version, expected_after, deadline_at, due_at)"
+                " values ($1, $2, $3, 'inc_w', repeat('a', 64), 'order', 'v', 1, now() - interval '1 s', now())",
                 ws, f"rr_{n}", proj)
             await conn.execute(
                 "insert into app.regression_run_sessions (workspace_id, run_id, project_id, trace_id, side, task,"

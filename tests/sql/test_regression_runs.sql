@@ -78,8 +78,8 @@ select tests.authenticate_as('vera');
 select throws_ok($$ select api.create_regression_run((select a from ids), '{}', 'test', 3600) $$,
     'AD403', null, 'a viewer cannot start a run');
 select throws_ok($$ insert into app.regression_runs (workspace_id, run_id, project_id, incident_id, fingerprint,
-    pairing, detector_version, min_confidence, expected_after, deadline_at, due_at)
-    select 'ws_a', 'rr_x', 'proj_a1', (select a from ids), repeat('0', 64), 'order', 't', 0.8, 1, now(), now() $$,
+    pairing, detector_version, expected_after, deadline_at, due_at)
+    select 'ws_a', 'rr_x', 'proj_a1', (select a from ids), repeat('0', 64), 'order', 't', 1, now(), now() $$,
     '42501', null, 'nor insert one behind the function''s back');
 reset role;
 select tests.authenticate_as('bob');
