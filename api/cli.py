@@ -184,7 +184,8 @@ def cmd_regression_wait(args: argparse.Namespace, settings: Settings) -> None:
 
     api_key = os.environ.get("AGENTDECK_API_KEY") or ""
     if not api_key:
-        sys.exit("agentdeck: set AGENTDECK_API_KEY to a project API key")
+        print("agentdeck: set AGENTDECK_API_KEY to a project API key", file=sys.stderr)
+        sys.exit(regression_gate.UNREADABLE)
     code, run, message = regression_gate.wait_for_run(args.url, api_key, args.run_id, timeout=args.timeout,
                                                       interval=args.interval)
     if args.json:

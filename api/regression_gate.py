@@ -1,7 +1,8 @@
 """`agentdeck regression wait`: the CI gate. Polls GET /api/regression-runs/{id} over HTTP with a
 project API key (CI machines do not hold the database) until the run settles or the timeout passes.
 
-Exit codes: 0 passed, 1 failed, 2 still pending at the timeout, 3 the run could not be read.
+Exit codes: 0 passed, 1 failed, 3 still pending at the timeout, 4 the run could not be read (2 stays
+argparse's usage error, as for every agentdeck command).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-PASSED, FAILED, PENDING, UNREADABLE = 0, 1, 2, 3
+PASSED, FAILED, PENDING, UNREADABLE = 0, 1, 3, 4
 
 
 class GateError(Exception):

@@ -54,17 +54,17 @@ def test_exit_codes_say_passed_failed_and_still_pending(
     failed = gate(server, runs["failed"], secret)
     assert failed.returncode == 1 and failed.stdout.splitlines()[1].endswith("still_failing")
     pending = gate(server, runs["pending"], secret, "--timeout", "0.2")
-    assert pending.returncode == 2 and "still pending" in pending.stderr
+    assert pending.returncode == 3 and "still pending" in pending.stderr
 
 
-def test_an_unreadable_run_is_exit_code_3_and_the_key_never_printed(
+def test_an_unreadable_run_is_exit_code_4_and_the_key_never_printed(
     server: RunningServer, tenant: Tenant, other_tenant: Tenant, runs: dict[str, str]
 ) -> None:
     stranger = other_tenant.keys[other_tenant.projects[0]]
     for run_id, secret in ((runs["passed"], stranger), ("rr_nope", tenant.keys[tenant.projects[0]]),
                            (runs["passed"], "adk_not_a_key")):
         result = gate(server, run_id, secret)
-        assert result.returncode == 3, result.stderr
+        assert result.returncode == 4, result.stderr
         assert secret not in result.stdout + result.stderr
     missing = gate(server, runs["passed"], None)
-    assert missing.returncode != 0 and "AGENTDECK_API_KEY" in missing.stderr
+    assert missing.returncode == 4 and "AGENTDECK_API_KEY" in missing.stderr

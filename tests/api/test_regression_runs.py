@@ -48,17 +48,17 @@ def test_a_run_created_first_passes_when_its_after_sessions_arrive_and_resolves_
     client: httpx.Client, tenant: Tenant, database_url: str
 ) -> None:
     key = tenant.key()
-    incident = failing_incident(client, key, "b", 3)
+    incident = failing_incident(client, key, "b", 5)
     run = start(client, incident["id"], key, resolve_on_pass=True, fix_run_id="fix_abc123")
     assert (run["status"], run["after_session_ids"], run["fix_run_id"]) == ("pending", [], "fix_abc123")
     # CI re-runs each task with the run id in its metadata; nothing else is called.
-    for n in (3, 1, 2):
+    for n in (3, 1, 2, 5, 4):
         agent_run(client, key, f"b-after-{n}", "clean", task_key=f"b-t{n}", regression_run_id=str(run["id"]))
 
     done = settled(client, key, str(run["id"]))
     assert done["status"] == "passed", done
-    assert verdicts(done) == [(f"b-t{n}", f"b-after-{n}", "fixed") for n in (1, 2, 3)]
-    assert done["after_session_ids"] == ["b-after-3", "b-after-1", "b-after-2"]
+    assert verdicts(done) == [(f"b-t{n}", f"b-after-{n}", "fixed") for n in range(1, 6)]
+    assert done["after_session_ids"] == ["b-after-3", "b-after-1", "b-after-2", "b-after-5", "b-after-4"]
     resolved = client.get("/api/incidents", params={"label": "not_found"}, headers=key).json()["incidents"][0]
     assert resolved["status"] == "resolved"
 
@@ -80,22 +80,24 @@ def test_a_task_without_an_after_session_at_the_deadline_is_missing_and_fails_th
     client: httpx.Client, tenant: Tenant, database_url: str
 ) -> None:
     key = tenant.key()
-    incident = failing_incident(client, key, "c", 3)
-    for n in (1, 2):
+    incident = failing_incident(client, key, "c", 5)
+    for n in (1, 2, 4, 5):
         agent_run(client, key, f"c-after-{n}", "clean", task_key=f"c-t{n}")
-    run = start(client, incident["id"], key, after_session_ids=["c-after-1", "c-after-2"], expected_after=3,
+    run = start(client, incident["id"], key, after_session_ids=[f"c-after-{n}" for n in (1, 2, 4, 5)],
                 deadline_seconds=3600)
-    # Both given sessions are analysed, the third never comes: pending until the deadline.
+    assert run["expected_after"] == 5, "one after-session per before task by default"
+    # The four given sessions are analysed, the fifth never comes: pending until the deadline.
     wait_until(lambda: client.get(f"/api/regression-runs/{run['id']}", headers=key).json()["summary"][
-        "after_analysed"] == 2, "the after-sessions to be judged")
+        "after_analysed"] == 4, "the after-sessions to be judged")
     assert client.get(f"/api/regression-runs/{run['id']}", headers=key).json()["status"] == "pending"
     fetch(database_url, "update app.regression_runs set deadline_at = now() - interval '1 second', due_at = now()"
                         " where run_id = $1", run["id"])
 
     done = settled(client, key, str(run["id"]))
     assert done["status"] == "failed"
-    assert verdicts(done) == [("c-t1", "c-after-1", "fixed"), ("c-t2", "c-after-2", "fixed"), ("c-t3", None, "missing")]
-    assert done["summary"]["tasks"]["missing"] == 1
+    assert verdicts(done) == [("c-t1", "c-after-1", "fixed"), ("c-t2", "c-after-2", "fixed"), ("c-t3", None, "missing"),
+                              ("c-t4", "c-after-4", "fixed"), ("c-t5", "c-after-5", "fixed")]
+    assert done["summary"]["tasks"]["missing"] == 1 and done["summary"]["pairs"]["fixed"] == 4
 
 
 def test_repetitions_of_one_task_are_all_kept_and_one_failing_makes_it_flaky(
@@ -103,16 +105,15 @@ def test_repetitions_of_one_task_are_all_kept_and_one_failing_makes_it_flaky(
 ) -> None:
     key = tenant.key()
     incident = failing_incident(client, key, "d", 1)
-    run = start(client, incident["id"], key, expected_after=3)
+    run = start(client, incident["id"], key, expected_after=2)
     agent_run(client, key, "d-after-1", "clean", task_key="d-t1", regression_run_id=str(run["id"]))
-    agent_run(client, key, "d-after-2", "auth_error", task_key="d-t1", regression_run_id=str(run["id"]))
-    agent_run(client, key, "d-after-3", "clean", task_key="d-t1", regression_run_id=str(run["id"]))
+    agent_run(client, key, "d-after-2", "not_found", task_key="d-t1", regression_run_id=str(run["id"]))
 
     done = settled(client, key, str(run["id"]))
     assert done["status"] == "failed"
-    assert verdicts(done) == [("d-t1", "d-after-1", "fixed"), ("d-t1", "d-after-2", "new_failure"),
-                              ("d-t1", "d-after-3", "fixed")]
-    assert done["tasks"] == [{"task": "d-t1", "after_sessions": 3, "verdict": "flaky"}]
+    assert verdicts(done) == [("d-t1", "d-after-1", "fixed"), ("d-t1", "d-after-2", "still_failing")]
+    assert done["tasks"] == [{"task": "d-t1", "after_sessions": 2, "verdict": "flaky"}]
+    assert done["summary"]["tasks"]["flaky"] == 1
 
 
 def test_without_task_keys_pairs_follow_the_order_given(client: httpx.Client, tenant: Tenant) -> None:
