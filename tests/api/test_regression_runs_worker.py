@@ -1,15 +1,19 @@
 """The worker's side of regression runs: SKIP LOCKED claims never hand one run to two workers,
-concurrent workers settle each run once, and before-sessions analysed by another detector
-version are re-analysed before the run is judged."""
+concurrent workers settle each run once, an analysis stored while a run is being settled is never
+lost, and before-sessions analysed by another detector version are re-analysed before the run is
+judged."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import asyncpg
 import httpx
 
 from api import admin
+from api.config import Settings
 from api.db import Database, api_role_url
 from api.detectors import SUITE_VERSION
 from api.migrate import migrate
@@ -17,7 +21,8 @@ from api.worker import AnalysisWorker
 from tests.api.conftest import SERVICE_TOKEN
 from tests.support.incidents import fetch
 from tests.support.regression import agent_run, failing_incident, settled
-from tests.support.tenants import Tenant
+from tests.support.server import RunningServer
+from tests.support.tenants import Tenant, make_tenant
 
 
 async def _due_runs(url: str, count: int) -> str:
@@ -119,3 +124,50 @@ def test_before_sessions_judged_by_another_version_are_reanalysed_first(
                      tenant.workspace_id)
     assert [r["detector_version"] for r in versions] == [SUITE_VERSION]
     assert done["summary"]["sign_test"]["improved"] == 2
+
+
+def test_an_analysis_stored_while_a_worker_settles_the_run_makes_it_due_again(
+    empty_database: str, settings: Settings, start_server: Callable[..., AbstractContextManager[RunningServer]]
+) -> None:
+    """The wake-up is never lost: the analysis waits for the settling worker's lock, then marks the run due."""
+    asyncio.run(migrate(empty_database))
+    tenant = make_tenant(empty_database, settings)
+    key = tenant.key()
+    # No worker of its own, and none shares this database: the test plays the worker.
+    with start_server(empty_database, AGENTDECK_WORKER="0") as server, \
+            httpx.Client(base_url=server.base_url, timeout=30) as client:
+        agent_run(client, key, "lock-before-1", "not_found", task_key="lock-t1")
+        assert client.post("/api/traces/lock-before-1/analyze", headers=key).status_code == 200
+        [incident] = client.get("/api/incidents", headers=key).json()["incidents"]
+        agent_run(client, key, "lock-after-1", "clean", task_key="lock-t1", end=False)
+        run = client.post(f"/api/incidents/{incident['id']}/regression-runs",
+                          json={"after_session_ids": ["lock-after-1"]}, headers=key).json()
+        assert run["status"] == "pending"
+        assert asyncio.run(asyncio.wait_for(_analysis_during_settling(empty_database, server, key, run["id"]), 30)), \
+            "the run is due again after the worker let go"
+
+
+async def _analysis_during_settling(database_url: str, server: RunningServer, key: dict[str, str], run_id: str) -> bool:
+    admin_conn, observer = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            settling = admin_conn.transaction()
+            await settling.start()
+            # A worker in the middle of settling: it holds the run and will schedule it for the deadline.
+            await admin_conn.execute("select 1 from app.regression_runs where run_id = $1 for update", run_id)
+            analyzing = asyncio.create_task(http.post("/api/traces/lock-after-1/analyze", headers=key))
+            while not await observer.fetchval(
+                "select exists (select from pg_stat_activity where datname = current_database()"
+                " and wait_event_type = 'Lock' and query like '%api.store_analysis%')"
+            ):
+                assert not analyzing.done(), "the analysis must wait for the settling worker's lock"
+                await asyncio.sleep(0.01)
+            await admin_conn.execute("update app.regression_runs set due_at = deadline_at where run_id = $1",
+                                     run_id)
+            await settling.commit()
+            assert (await analyzing).status_code == 200
+        return bool(await admin_conn.fetchval(
+            "select due_at <= now() from app.regression_runs where run_id = $1", run_id))
+    finally:
+        await admin_conn.close()
+        await observer.close()
