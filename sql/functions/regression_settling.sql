@@ -195,16 +195,21 @@ begin
             'project %s is not visible to this credential', regression_session_analyzed.project_id
         );
     end if;
+    -- A session may be in several runs: lock them in run id order, so two analyses never deadlock.
     update app.regression_runs as r
     set due_at = now()
-    from app.regression_run_sessions as m
-    where
-        m.workspace_id = regression_session_analyzed.workspace_id
-        and m.project_id = regression_session_analyzed.project_id
-        and m.trace_id = regression_session_analyzed.trace_id
-        and r.workspace_id = m.workspace_id
-        and r.run_id = m.run_id
-        and r.status = 'pending';
+    where (r.workspace_id, r.run_id) in (
+        select x.workspace_id, x.run_id
+        from app.regression_run_sessions as m
+        inner join app.regression_runs as x on m.workspace_id = x.workspace_id and m.run_id = x.run_id
+        where
+            m.workspace_id = regression_session_analyzed.workspace_id
+            and m.project_id = regression_session_analyzed.project_id
+            and m.trace_id = regression_session_analyzed.trace_id
+            and x.status = 'pending'
+        order by x.run_id
+        for update of x
+    );
 end
 $$;
 comment on function internal.regression_session_analyzed(text, text, text) is
