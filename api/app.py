@@ -22,14 +22,26 @@ from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.openapi import build_document
 from api.ratelimit import RequestThrottle
-from api.routes import analysis, artifacts, fix_runs, health, incidents, metrics, sessions, stream, traces
+from api.routes import (
+    analysis,
+    artifacts,
+    fix_runs,
+    health,
+    incidents,
+    metrics,
+    regression_runs,
+    sessions,
+    stream,
+    traces,
+)
 from api.storage import open_storage
 from api.stream.hub import StreamHub
 from api.stream.retention import StreamRetention
 from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
-ENDPOINT_GROUPS = (health, metrics, traces, sessions, artifacts, stream, analysis, incidents, fix_runs)
+ENDPOINT_GROUPS = (health, metrics, traces, sessions, artifacts, stream, analysis, incidents, fix_runs,
+                   regression_runs)
 
 
 def error_response(request: Request, error: ApiError) -> Response:

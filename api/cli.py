@@ -359,6 +359,25 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
         sys.exit(1)
 
 
+def cmd_regression_wait(args: argparse.Namespace, settings: Settings) -> None:
+    """The CI gate: exit 0 only when the run passed (api/regression_gate.py has the codes)."""
+    from api import regression_gate
+
+    api_key = os.environ.get("AGENTDECK_API_KEY") or ""
+    if not api_key:
+        print("agentdeck: set AGENTDECK_API_KEY to a project API key", file=sys.stderr)
+        sys.exit(regression_gate.UNREADABLE)
+    code, run, message = regression_gate.wait_for_run(args.url, api_key, args.run_id, timeout=args.timeout,
+                                                      interval=args.interval)
+    if args.json:
+        print(json.dumps({"exit_code": code, "message": message, "run": run}))
+    else:
+        if run is not None:
+            print(regression_gate.verdict_table(run))
+        print(message, file=sys.stderr)
+    sys.exit(code)
+
+
 def parser() -> argparse.ArgumentParser:
     # --json is accepted before or after the subcommand; SUPPRESS keeps a later absence from undoing it.
     json_flag = argparse.ArgumentParser(add_help=False)
@@ -420,6 +439,15 @@ def parser() -> argparse.ArgumentParser:
         "--project", help="only this project's keys")
     command(key, "revoke", "revoke a key (its requests get 401 from then on)", cmd_key_revoke).add_argument(
         "--key", required=True, help="the key id (key_...)")
+
+    regression = group("regression", "follow regression runs from CI (over HTTP, with a project API key)")
+    wait = command(regression, "wait", "wait for a regression run; exit 0 only if it passed (CI gate)",
+                   cmd_regression_wait)
+    wait.add_argument("run_id", metavar="RUN_ID", help="the regression run id (rr_...)")
+    wait.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
+    wait.add_argument("--interval", type=float, default=5, help="seconds between polls (default 5)")
+    wait.add_argument("--url", default=os.environ.get("AGENTDECK_URL") or "http://127.0.0.1:4318",
+                      help="the server (default $AGENTDECK_URL or http://127.0.0.1:4318); key: $AGENTDECK_API_KEY")
 
     token = command(sub, "token", "mint a console JWT with the server's JWT secret", cmd_token)
     token.add_argument("--user", required=True, help="the user's uuid (a workspace member)")

@@ -376,6 +376,8 @@ class Settings:
     migrate_lock_timeout_ms: int = field(default=5000)
     # Fix agent (issue #12).
     fix: FixSettings = field(default_factory=FixSettings)
+    # Regression runs (docs/regression-runs.md): the deadline of a run whose request names none.
+    regression_deadline_seconds: int = field(default=3600)
 
     @property
     def embedded(self) -> bool:
@@ -440,6 +442,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         migrate_lock_timeout_ms=_int(env, "AGENTDECK_MIGRATE_LOCK_TIMEOUT_MS", 5000, minimum=1),
         **_operations_settings(env),
         fix=_fix_settings(env),
+        regression_deadline_seconds=_int(env, "AGENTDECK_REGRESSION_DEADLINE_SECONDS", 3600, minimum=1),
     )
 
 

@@ -342,5 +342,75 @@ class FixRunsPage(BaseModel):
 class FixRunsQuery(Strict):
     """GET /api/incidents/{id}/fix-runs query parameters."""
 
+
+# Regression runs (docs/regression-runs.md).
+
+SessionId = Annotated[str, Field(pattern=TRACE_ID_PATTERN)]
+PairVerdict = Literal["fixed", "still_failing", "new_failure", "missing"]
+
+
+class RegressionRunCreate(Strict):
+    """POST /api/incidents/{id}/regression-runs."""
+
+    after_session_ids: list[SessionId] = Field(default_factory=list, max_length=1000)
+    before_session_ids: list[SessionId] | None = Field(
+        default=None, min_length=1, max_length=500, description="default: the incident's sessions"
+    )
+    expected_after: int | None = Field(
+        default=None, ge=1, le=10000, description="default: the after_session_ids given or the before tasks, the larger"
+    )
+    deadline_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    resolve_on_pass: bool = False
+    name: str | None = Field(default=None, max_length=200)
+    fix_run_id: str | None = Field(default=None, pattern=r"^fix_[A-Za-z0-9]{1,64}$")
+
+
+class RegressionPair(BaseModel):
+    task: str = Field(description="metadata.task_key, or #<position> with order pairing")
+    matched: bool = Field(description="false for an after-session whose task has no before-session")
+    before_session_ids: list[str]
+    before_failing: bool | None
+    after_session_id: str | None
+    verdict: PairVerdict | None = Field(description="null while pending and not yet analysed")
+
+
+class RegressionTask(BaseModel):
+    task: str
+    after_sessions: int
+    verdict: PairVerdict | Literal["flaky"] | None
+
+
+class RegressionRun(BaseModel):
+    id: str
+    workspace_id: str
+    project_id: str
+    incident_id: str
+    fingerprint: str
+    name: str | None
+    status: Literal["pending", "passed", "failed"]
+    pairing: Literal["task_key", "order"]
+    detector_version: str
+    expected_after: int
+    resolve_on_pass: bool
+    fix_run_id: str | None
+    deadline_at: datetime
+    before_session_ids: list[str]
+    after_session_ids: list[str]
+    pairs: list[RegressionPair]
+    tasks: list[RegressionTask]
+    summary: dict[str, Any] = Field(description="counts per verdict, sessions analysed, exact sign test")
+    created_at: datetime
+    completed_at: datetime | None
+    updated_at: datetime
+
+
+class RegressionRunsPage(BaseModel):
+    regression_runs: list[RegressionRun]
+    next_cursor: str | None
+
+
+class RegressionRunsQuery(Strict):
+    """GET /api/incidents/{id}/regression-runs query parameters."""
+
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=1000)

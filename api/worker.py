@@ -1,4 +1,5 @@
-"""Automatic analysis: a worker that takes queued jobs (sessions that ended) and analyses them.
+"""Automatic analysis: a worker that takes queued jobs (sessions that ended) and analyses them,
+then settles the regression runs those analyses made due (or whose deadline passed).
 
 Runs inside `serve` and as `agentdeck worker`. Jobs are claimed with FOR UPDATE SKIP LOCKED under a
 lease (internal.claim_analysis_job), so several workers never analyse the same session at once,
@@ -37,6 +38,8 @@ class AnalysisWorker:
             try:
                 while await self.run_one():
                     pass
+                while await self.settle_regression_runs():
+                    pass
             except Exception:  # noqa: BLE001 - the worker must outlive any failure; jobs are leased, not lost
                 log.exception("analysis worker: unexpected failure; retrying after a poll interval")
             await asyncio.sleep(self.poll_seconds)
@@ -47,8 +50,7 @@ class AnalysisWorker:
             job = await conn.fetchrow("select * from internal.claim_analysis_job($1)", self.lease_seconds)
         if job is None:
             return False
-        # The workflow acts for the job's workspace only, like any service request.
-        identity = Identity("service", "service_role", {"role": "service_role", "workspace_id": job["workspace_id"]})
+        identity = _service_of(job["workspace_id"])
         error: str | None = None
         started = time.perf_counter()
         try:
@@ -63,3 +65,20 @@ class AnalysisWorker:
             await conn.fetchval("select internal.finish_analysis_job($1, $2, $3, $4, $5)", job["workspace_id"],
                                 job["project_id"], job["trace_id"], error, self.max_attempts)
         return True
+
+    async def settle_regression_runs(self, batch: int = 20) -> int:
+        """Settle the regression runs that are due (a session analysed, or the deadline); returns how many."""
+        async with self.db.pool.acquire() as conn:
+            due = await conn.fetch("select * from internal.claim_regression_runs($1, $2)", batch, self.lease_seconds)
+        for run in due:
+            try:
+                await self.db.call(_service_of(run["workspace_id"]), "select api.settle_regression_run($1, $2)",
+                                   run["workspace_id"], run["run_id"], readonly=False)
+            except Exception:  # noqa: BLE001 - the claim's lease makes the run due again later
+                log.exception("settling regression run %s failed; retried after its lease", run["run_id"])
+        return len(due)
+
+
+def _service_of(workspace_id: str) -> Identity:
+    """The workflow acts for one workspace only, like any service request."""
+    return Identity("service", "service_role", {"role": "service_role", "workspace_id": workspace_id})

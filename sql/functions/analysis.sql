@@ -86,6 +86,8 @@ begin
             internal.request_id()
         );
     end if;
+    -- Regression runs holding the session become due (regression_runs.sql); runs lock before incidents.
+    perform internal.regression_session_analyzed(s.workspace_id, s.project_id, s.trace_id);
     -- Incidents follow the stored result (clustering.sql); it streams incident.updated itself.
     perform internal.cluster_analysis(s.workspace_id, s.project_id, s.trace_id);
     perform internal.emit_stream_message(s.workspace_id, s.project_id, s.trace_id, 'analysis.completed', message);

@@ -182,6 +182,10 @@ begin
         return jsonb_build_object('created', false, 'session', internal.session_json(created));
     end if;
 
+    if created.metadata ? 'regression_run_id' then
+        -- CI re-running a task after a fix: the session joins its regression run (regression_runs.sql).
+        perform internal.join_regression_run(target_workspace, target_project, new_id);
+    end if;
     first_position := internal.take_positions(target_workspace, 1);
     insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, payload)
     values (

@@ -213,7 +213,9 @@ as $$
 declare
     taken bigint;
 begin
-    if emit_stream_message.kind not in ('session.updated', 'analysis.completed', 'incident.updated') then
+    if emit_stream_message.kind not in (
+        'session.updated', 'analysis.completed', 'incident.updated', 'regression_run.updated'
+    ) then
         raise exception using errcode = '22023',
             message = format('stream kind %s is not emitted with a payload', emit_stream_message.kind);
     end if;

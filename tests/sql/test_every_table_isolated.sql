@@ -16,6 +16,11 @@ begin
         {"index": 1, "seq": 2, "type": "session.end", "payload": {"outcome": "failure"}}
     ]$e$);
     perform api.store_analysis('iso', proj, tests.analysis(tests.finding('timeout', 't', 'Timeout', 'slow')), 'service');
+    perform api.create_trace(jsonb_build_object('id', 'iso-after', 'project_id', proj));
+    perform api.create_regression_run(
+        (select i.incident_id from app.incidents as i where i.workspace_id = ws),
+        '{"after_session_ids": ["iso-after"]}', 'test', 3600
+    );
     reset role;
     insert into app.artifacts (
         workspace_id, artifact_id, project_id, trace_id, kind, content_type, size_bytes, sha256, storage_backend,

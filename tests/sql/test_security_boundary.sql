@@ -145,9 +145,10 @@ select results_eq(
        where n.nspname in ('api', 'internal') and has_function_privilege('agentdeck_api', p.oid, 'execute')
        order by 1 $$,
     $$ values ('internal.analysis_queue_depth()'), ('internal.claim_analysis_job(integer)'),
+       ('internal.claim_regression_runs(integer,integer)'),
        ('internal.finish_analysis_job(text,text,text,text,integer)'),
        ('internal.prune_expired_stream(text,interval,integer)'), ('internal.stream_fetch(text,bigint,integer)') $$,
-    'the login role itself executes only the worker''s queue and retention pass, its depth for /metrics and the hub''s read'
+    'the login role itself executes only the worker''s queues and retention pass, its depth for /metrics and the hub''s read'
 );
 select is_empty(
     $$ select p.oid::regprocedure::text from pg_proc as p inner join pg_namespace as n on p.pronamespace = n.oid

@@ -2,7 +2,7 @@
 -- naming A still sees and changes only A through every api function: their explicit workspace
 -- checks hold on their own, without RLS. A and B hold rows with the same ids, so a missing check shows.
 begin;
-select plan(31);
+select plan(35);
 select tests.seed();
 
 create function pg_temp.populate(ws text, proj text) returns void
@@ -30,8 +30,10 @@ grant select on b_incident to service_role;
 select tests.authenticate_as_service('ws_b');
 create temporary table b_fix_run as
 select api.start_fix_run((select incident_id from b_incident), 'rules', 5, 60000) ->> 'fix_run_id' as fix_run_id;
+create temporary table b_run as
+select api.create_regression_run((select incident_id from b_incident), '{}', 'v1', 3600) ->> 'id' as run_id;
 reset role;
-grant select on b_fix_run to service_role;
+grant select on b_fix_run, b_run to service_role;
 
 alter role service_role bypassrls;
 select tests.authenticate_as_service('ws_a');
@@ -90,6 +92,14 @@ select throws_ok($$ select api.list_fix_runs((select incident_id from b_incident
     'AD404', null, 'list_fix_runs of B''s incident: 404');
 select throws_ok($$ select api.finish_fix_run((select fix_run_id from b_fix_run), '{"plan": []}') $$,
     'AD409', null, 'finish_fix_run of B''s running run: not A''s to finish');
+select throws_ok($$ select api.create_regression_run((select incident_id from b_incident), '{}', 'v1', 3600) $$,
+    'AD404', null, 'create_regression_run on B''s incident: 404');
+select throws_ok($$ select api.list_regression_runs((select incident_id from b_incident), '{}') $$,
+    'AD404', null, 'list_regression_runs of B''s incident: 404');
+select throws_ok($$ select api.get_regression_run((select run_id from b_run)) $$,
+    'AD404', null, 'get_regression_run of B''s run: 404');
+select throws_ok($$ select api.settle_regression_run('ws_b', (select run_id from b_run)) $$,
+    '42501', null, 'settle_regression_run in B: refused');
 select is(api.artifact_session('same', null) ->> 'workspace_id', 'ws_a', 'artifact_session of the shared id: A''s');
 select lives_ok($$ select api.create_trace('{"id": "new", "project_id": "proj_a1"}') $$, 'writes to A still work');
 reset role;
@@ -109,7 +119,8 @@ select is_empty(
        except
        select unnest(array['list_sessions', 'list_events', 'get_analysis', 'get_artifact', 'list_incidents',
            'stream_authorize', 'stream_backfill', 'create_trace', 'append_events', 'store_analysis', 'artifact_session',
-           'record_artifact', 'update_incident', 'start_fix_run', 'finish_fix_run', 'list_fix_runs']) $$,
+           'record_artifact', 'update_incident', 'start_fix_run', 'finish_fix_run', 'list_fix_runs', 'create_regression_run', 'list_regression_runs',
+           'get_regression_run', 'settle_regression_run']) $$,
     'every api function is covered by this file'
 );
 
