@@ -26,7 +26,7 @@ event = st.fixed_dictionaries(
         "idempotency_key": st.sampled_from(["k-a", "k-b"]),
         "ts": st.sampled_from(["2026-01-01T10:00:03Z", "2026-01-01T11:00:03+01:00", "2026-01-01T10:00:04Z"]),
         "message": st.sampled_from(["one", "two"]),
-        "invalid": st.sampled_from(["no-message", "bad-ts", "negative-seq"]),
+        "invalid": st.sampled_from(["bad-payload", "bad-ts", "negative-seq"]),
     },
 )
 
@@ -39,9 +39,9 @@ def wire(drawn: dict[str, Any]) -> dict[str, Any]:
     else:
         body["payload"] = {"level": "info", "message": drawn.get("message", "one")}
     match drawn.get("invalid"):
-        case "no-message" if drawn["type"] == "log":
-            del body["payload"]["message"]
-        case "no-message":
+        case "bad-payload" if drawn["type"] == "log":
+            body["payload"]["message"] = 42  # a log message is text
+        case "bad-payload":
             body["payload"] = {"outcome": "maybe"}
         case "bad-ts":
             body["ts"] = "0001-01-01T00:00:00+14:00"
