@@ -41,13 +41,15 @@ class AnalysisRunner:
         """The detector result for the session's events as stored now, read page by page as `identity`."""
         if self._pending >= self.max_pending:
             raise RateLimited("analysis", 1)
-        self._pending += 1
-        try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._executor, lambda: analyze(self._events(loop, identity, trace_id, project_id)))
-        finally:
-            self._pending -= 1
+        loop = asyncio.get_running_loop()
+        running = self._executor.submit(lambda: analyze(self._events(loop, identity, trace_id, project_id)))
+        self._pending += 1  # the callback below runs on this loop, so never before this line
+        # Released when the detectors really stop, not when a caller who hung up stops waiting for them.
+        running.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release))
+        return await asyncio.wrap_future(running)
+
+    def _release(self) -> None:
+        self._pending -= 1
 
     def _events(self, loop: asyncio.AbstractEventLoop, identity: Identity, trace_id: str,
                 project_id: str | None) -> Iterator[dict[str, Any]]:
@@ -55,7 +57,11 @@ class AnalysisRunner:
         after: int | None = None
         while True:
             fetch = asyncio.run_coroutine_threadsafe(self._page(identity, trace_id, project_id, after), loop)
-            page = fetch.result(timeout=self._page_timeout)
+            try:
+                page = fetch.result(timeout=self._page_timeout)
+            except TimeoutError:
+                fetch.cancel()
+                raise
             yield from page["events"]
             after = page["next_after_seq"]
             if after is None:

@@ -102,6 +102,8 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, RateLimited):
         message, code = _RATE_LIMITS.get(exc.scope, ("rate limit exceeded", "rate_limited"))
         return ApiError(429, message, code=code, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, TimeoutError):  # before OSError: e.g. a page the detectors waited for too long
+        return ApiError(503, "the request took too long; retry later", code="timeout", headers={"Retry-After": "1"})
     if isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
         return from_postgres(exc)
     if isinstance(exc, (BotoCoreError, ClientError)):

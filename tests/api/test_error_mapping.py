@@ -28,6 +28,7 @@ def test_an_ingest_rejection_code_the_api_does_not_know_is_422_not_a_key_error()
     (WorkspaceHeaderInvalid("no workspace", "workspace_required"), 400, "workspace_required"),
     (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), 503, "storage_unavailable"),
     (ConnectionRefusedError(), 503, "database_unavailable"),
+    (TimeoutError(), 503, "timeout"),
     (KeyError("anything else"), 500, "internal_error"),
 ])
 def test_lower_layer_failures_map_to_one_http_error(exc: Exception, status: int, code: str) -> None:

@@ -29,7 +29,7 @@ from tests.support.artifacts import png, upload_raw
 from tests.support.server import RunningServer
 from tests.support.tenants import Tenant
 
-EXAMPLES_PER_OPERATION = 40
+EXAMPLES_PER_OPERATION = 30
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # An endless event stream: tests/api/test_stream*.py cover it with a real SSE client.
 SKIPPED = {("GET", "/api/stream")}

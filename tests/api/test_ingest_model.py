@@ -40,7 +40,7 @@ def wire(drawn: dict[str, Any]) -> dict[str, Any]:
         body["payload"] = {"level": "info", "message": drawn.get("message", "one")}
     match drawn.get("invalid"):
         case "bad-payload" if drawn["type"] == "log":
-            body["payload"]["level"] = 3  # optional, but typed when present
+            body["payload"]["message"] = 42  # a log message is text
         case "bad-payload":
             body["payload"] = {"outcome": "maybe"}
         case "bad-ts":
