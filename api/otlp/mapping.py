@@ -12,6 +12,7 @@ re-sent export replays exactly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from api.otlp import conventions as cv
 from api.otlp.spans import STATUS_ERROR, Span, SpanEvent
 
 NAME_LIMIT = 500
+CODE_TOOL = "python_interpreter"
+_STEP_NAME = re.compile(r"^Step \d+$")
 _OPEN, _POINT, _CLOSE, _LAST = 0, 1, 2, 3
 
 
@@ -247,9 +250,43 @@ class _SpanMapper:
     def _step(self) -> None:
         attributes = self.span.attributes
         self._recoveries(None)
-        self._point_errors(None, _errors(self.span))
+        errors = _errors(self.span)
+        if _runs_code(self.span, errors):
+            self._code_execution(errors)
+            return
+        self._point_errors(None, errors)
         summary: dict[str, Any] = {"status": "error" if self.span.status_code == STATUS_ERROR else "ok"}
         output = attributes.get("output.value")
         if output is not None:
             summary["output"] = cv.maybe_json(output)
         self._emit("end", "custom.span", summary, _CLOSE, self.end_ns, None)
+
+    def _code_execution(self, errors: list[tuple[SpanEvent | None, dict[str, Any]]]) -> None:
+        # A smolagents CodeAgent step runs the model's code in its interpreter without a tool span of
+        # its own; smolagents records that action as a `python_interpreter` call, and so do we.
+        result: dict[str, Any] = {"tool": CODE_TOOL, "status": "error" if errors else "ok"}
+        output = self.span.attributes.get("output.value")
+        if output is not None:
+            result["output"] = output
+        if errors:
+            error = dict(errors[0][1])
+            # AgentExecutionError only wraps: the code's own error is named in its message ("due to: KeyError"),
+            # while its type and stack are the agent's, so they are kept aside.
+            if error.get("type") == "AgentExecutionError":
+                error["agent_error"] = error.pop("type")
+                if "stack" in error:
+                    error["agent_stack"] = error.pop("stack")
+            result["error"] = error
+        self._emit("end", "tool.result", result, _CLOSE, self.end_ns, None, name=CODE_TOOL)
+
+
+def _runs_code(span: Span, errors: list[tuple[SpanEvent | None, dict[str, Any]]]) -> bool:
+    """A smolagents CodeAgent step: a `Step N` span whose observation is execution logs or whose
+    failure is a code execution error."""
+    if not _STEP_NAME.match(span.name):
+        return False
+    output = span.attributes.get("output.value")
+    if isinstance(output, str) and output.startswith("Execution logs:"):
+        return True
+    return any(error.get("type") == "AgentExecutionError"
+               or str(error.get("message", "")).startswith("Code execution failed") for _, error in errors)
