@@ -12,7 +12,6 @@ before its end (closed early, broken out of and dropped) gets an `llm.response` 
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any
 
 from agentdeck.session import Session, current_session
@@ -20,11 +19,13 @@ from agentdeck.session import Session, current_session
 
 def instrument(client: Any, session: Session | None = None) -> Any:
     """Wrap `client.chat.completions.create` (an `OpenAI` or `AsyncOpenAI` client); returns the client."""
+    import openai  # the hook's own dependency (agentdeck-sdk[openai])
+
     completions = client.chat.completions
     original = completions.create
     pick = (lambda: session) if session is not None else current_session
 
-    if inspect.iscoroutinefunction(original):
+    if isinstance(client, openai.AsyncOpenAI):
         @functools.wraps(original)
         async def create_async(*args: Any, **kwargs: Any) -> Any:
             target = pick()
