@@ -38,11 +38,13 @@ begin
             continue;
         end if;
 
-        with batch as (
+        with batch as materialized (
             select
                 x.value as e,
                 x.ordinality as n,
-                stored.seq as stored_seq
+                x.value ->> 'parent_key' as parent_key,
+                stored.seq as stored_seq,
+                x.value ->> 'idempotency_key' as key
             from jsonb_array_elements(t -> 'events') with ordinality as x
             left join lateral (
                 select ev.seq
@@ -55,10 +57,12 @@ begin
             ) as stored on true
         ),
 
-        sequenced as (
+        sequenced as materialized (
             select
                 b.e,
                 b.n,
+                b.key,
+                b.parent_key,
                 coalesce(
                     b.stored_seq,
                     coalesce(s.last_seq, -1) + row_number() over (partition by b.stored_seq is null order by b.n)
@@ -71,7 +75,7 @@ begin
         ), '[]')
         into numbered
         from sequenced as q
-        left join sequenced as p on p.e ->> 'idempotency_key' = q.e ->> 'parent_key';
+        left join sequenced as p on q.parent_key = p.key;
 
         outcome := api.append_events(s.trace_id, s.project_id, numbered);
         accepted := accepted + (outcome ->> 'accepted')::integer;
