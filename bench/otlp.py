@@ -17,9 +17,9 @@ import os
 import random
 import time
 
+from agentdeck import Tracer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from agentdeck import Tracer
 from bench.common import BenchTarget, bench_target, percentile
 from bench.http1 import Http1Connection
 from bench.ingest import BATCH, CLIENTS, realistic_event

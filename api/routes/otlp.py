@@ -28,6 +28,8 @@ from api.otlp.spans import DecodedExport, MalformedExport, RejectedSpan, Span, d
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 # How many rejected spans the partial_success message names one by one.
 _NAMED_REJECTIONS = 20
+# zlib window bits per Content-Encoding: gzip framing, or zlib framing (HTTP's "deflate").
+_ZLIB_WBITS = {"gzip": 31, "deflate": 15}
 
 
 async def _authorize_key(request: Request) -> Identity:
@@ -46,11 +48,11 @@ async def _authorize_key(request: Request) -> Identity:
 
 
 async def _read_body(request: Request, max_bytes: int) -> bytes:
-    """The body, gunzipped when so encoded; 413 when it (or what it inflates to) passes `max_bytes`."""
+    """The body, inflated when compressed; 413 when it (or what it inflates to) passes `max_bytes`."""
     too_large = ApiError(413, f"the body exceeds the limit of {max_bytes} bytes")
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("identity", "gzip"):
-        raise ApiError(415, "Content-Encoding must be gzip or absent", code="unsupported_encoding")
+    if encoding not in ("identity", *_ZLIB_WBITS):
+        raise ApiError(415, "Content-Encoding must be gzip, deflate or absent", code="unsupported_encoding")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -60,16 +62,16 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     body = b"".join(chunks)
     if encoding == "identity":
         return body
-    inflater = zlib.decompressobj(wbits=31)
+    inflater = zlib.decompressobj(wbits=_ZLIB_WBITS[encoding])
     try:
         # Inflate at most one byte past the limit: a small bomb cannot take the memory.
         inflated = inflater.decompress(body, max_bytes + 1)
     except zlib.error:
-        raise ApiError(400, "the body is not valid gzip", code="malformed_gzip") from None
+        raise ApiError(400, f"the body is not valid {encoding}", code="malformed_encoding") from None
     if len(inflated) > max_bytes or inflater.unconsumed_tail:
         raise too_large
     if not inflater.eof:
-        raise ApiError(400, "the gzip body is truncated", code="malformed_gzip")
+        raise ApiError(400, f"the {encoding} body is truncated", code="malformed_encoding")
     return inflated
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.exporter.otlp.common.http import Compression
+from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -30,11 +33,20 @@ def events_of(client: httpx.Client, tenant: Tenant, trace_id: str) -> list[dict[
     return page.json()["events"]
 
 
-def run_instrumented_agent(base_url: str, api_key: str, processor: type = BatchSpanProcessor) -> str:
-    """A small agent traced with the OpenTelemetry SDK and its stock OTLP/HTTP protobuf exporter."""
+def protobuf_exporter(endpoint: str, api_key: str) -> Any:
+    return OTLPSpanExporter(endpoint=endpoint, headers={"x-api-key": api_key}, timeout=10)
+
+
+def json_exporter(endpoint: str, api_key: str) -> Any:
+    return JsonSpanExporter(endpoint=endpoint, headers={"Authorization": f"Bearer {api_key}"}, timeout=10,
+                            compression=Compression.GZIP)
+
+
+def run_instrumented_agent(base_url: str, api_key: str, processor: type = BatchSpanProcessor,
+                           exporter: Any = protobuf_exporter) -> str:
+    """A small agent traced with the OpenTelemetry SDK and a stock OTLP/HTTP exporter."""
     provider = TracerProvider(resource=Resource.create({"service.name": "otel-agent"}))
-    exporter = OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", headers={"x-api-key": api_key}, timeout=10)
-    provider.add_span_processor(processor(exporter))
+    provider.add_span_processor(processor(exporter(f"{base_url}/v1/traces", api_key)))
     tracer = provider.get_tracer("tests")
     with tracer.start_as_current_span("invoke_agent shopper", attributes={
         "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "shopper"}) as root:
@@ -59,9 +71,10 @@ def run_instrumented_agent(base_url: str, api_key: str, processor: type = BatchS
     return trace_id
 
 
-def test_stock_protobuf_exporter_lands_in_documented_order_and_detectors_see_the_failure(
-        client: httpx.Client, server: Any, tenant: Tenant) -> None:
-    trace_id = run_instrumented_agent(server.base_url, tenant.keys[tenant.projects[0]])
+@pytest.mark.parametrize("exporter", [protobuf_exporter, json_exporter], ids=["protobuf", "json-gzip"])
+def test_stock_exporters_land_in_documented_order_and_detectors_see_the_failure(
+        client: httpx.Client, server: Any, tenant: Tenant, exporter: Any) -> None:
+    trace_id = run_instrumented_agent(server.base_url, tenant.keys[tenant.projects[0]], exporter=exporter)
     events = events_of(client, tenant, trace_id)
     assert [(e["type"], e["name"]) for e in events] == [
         ("session.start", "invoke_agent shopper"),
@@ -91,7 +104,7 @@ def test_stock_protobuf_exporter_lands_in_documented_order_and_detectors_see_the
     assert "not_found" in labels or "tool_error" in labels, labels
 
 
-def test_json_export_gzip_and_bearer_auth_give_the_same_events_as_protobuf(client: httpx.Client,
+def test_json_export_compressed_with_gzip_or_deflate_and_bearer_auth(client: httpx.Client,
                                                                            tenant: Tenant) -> None:
     trace_id = new_trace_id()
     document = export(
@@ -103,6 +116,9 @@ def test_json_export_gzip_and_bearer_auth_give_the_same_events_as_protobuf(clien
                          headers={**tenant.key(), **JSON, "content-encoding": "gzip"})
     assert answer.status_code == 200, answer.text
     assert answer.json() == {}  # full success: no partial_success
+    again = client.post("/v1/traces", content=zlib.compress(encode(document)),
+                        headers={**tenant.key(), **JSON, "content-encoding": "deflate"})
+    assert again.json() == {}
     assert [e["type"] for e in events_of(client, tenant, trace_id)] == [
         "session.start", "llm.request", "llm.response", "session.end"]
 
@@ -200,6 +216,7 @@ def test_console_users_may_not_use_otlp_ingest(client: httpx.Client, tenant: Ten
     (b"{}", {"content-type": "text/plain"}, 415),
     (b"{}", {**JSON, "content-encoding": "br"}, 415),
     (b"not gzip", {**JSON, "content-encoding": "gzip"}, 400),
+    (gzip.compress(b"{}")[:-4], {**JSON, "content-encoding": "gzip"}, 400),
     (gzip.compress(b" " * (6 * 1024 * 1024)), {**JSON, "content-encoding": "gzip"}, 413),
 ])
 def test_unreadable_exports_are_refused_whole_and_store_nothing(client: httpx.Client, tenant: Tenant,
