@@ -62,33 +62,31 @@ def iso(time_ns: int) -> str:
 
 def _map_trace(trace_id: str, spans: list[Span]) -> TraceEvents:
     by_id = {span.span_id: span for span in spans}
+    # The session is the trace's first parentless span; any other parentless span is a step of it.
+    roots = sorted((s for s in spans if s.parent_span_id is None), key=lambda s: (s.start_ns, s.span_id))
+    root = roots[0] if roots else None
     events: list[MappedEvent] = []
-    name = agent = None
     for span in spans:
-        depth, opener = _ancestry(span, by_id)
-        events.extend(_SpanMapper(span, depth, opener).events())
-        if span.parent_span_id is None:
-            name = span.name[:NAME_LIMIT] or None
-            service = span.resource.get("service.name")
-            agent_name = span.attributes.get("gen_ai.agent.name") or service
-            agent = {"name": agent_name} if isinstance(agent_name, str) else None
+        depth, opener = _ancestry(span, by_id, root)
+        events.extend(_SpanMapper(span, depth, opener, root=span is root).events())
     events.sort(key=lambda event: event.order)
+    name = agent = None
+    if root is not None:
+        name = root.name[:NAME_LIMIT] or None
+        agent_name = root.attributes.get("gen_ai.agent.name") or root.resource.get("service.name")
+        agent = {"name": agent_name} if isinstance(agent_name, str) else None
     return TraceEvents(trace_id, name, agent, events)
 
 
-def _opens(span: Span) -> bool:
-    """Whether the span has an opening event (model calls, tools and the root do; steps do not)."""
-    return span.parent_span_id is None or cv.span_role(span) != "step"
-
-
-def _ancestry(span: Span, by_id: dict[str, Span]) -> tuple[int, str | None]:
-    """The span's depth in the export, and the nearest ancestor in it with an opening event (its parent_seq)."""
+def _ancestry(span: Span, by_id: dict[str, Span], root: Span | None) -> tuple[int, str | None]:
+    """The span's depth in the export, and the nearest ancestor in it with an opening event (its parent_seq):
+    model calls, tools and the session's root have one; steps do not."""
     depth, seen, current, opener = 0, {span.span_id}, span, None
     while current.parent_span_id in by_id and current.parent_span_id not in seen:
         current = by_id[current.parent_span_id]
         seen.add(current.span_id)
         depth += 1
-        if opener is None and _opens(current):
+        if opener is None and (current is root or cv.span_role(current) != "step"):
             opener = current.span_id
     return depth, opener
 
@@ -113,13 +111,13 @@ def _errors(span: Span) -> list[tuple[SpanEvent | None, dict[str, Any]]]:
 
 
 class _SpanMapper:
-    def __init__(self, span: Span, depth: int, opener: str | None) -> None:
+    def __init__(self, span: Span, depth: int, opener: str | None, *, root: bool) -> None:
         self.span = span
         self.depth = depth
         self.opener = opener
         self.end_ns = max(span.end_ns, span.start_ns)
         self.role = cv.span_role(span)
-        self.root = span.parent_span_id is None
+        self.root = root
         self.out: list[MappedEvent] = []
 
     def events(self) -> list[MappedEvent]:

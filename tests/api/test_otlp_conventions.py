@@ -188,3 +188,9 @@ def test_smolagents_code_failure_is_a_code_execution_error_to_the_detectors(clie
     analysis = client.post(f"/api/traces/{trace_id}/analyze", headers=tenant.key()).json()
     labels = {finding["label"]: finding for finding in analysis["labels"]}
     assert labels["code_execution_error"]["signature"]["error_type"] == "KeyError"
+
+
+def test_only_the_first_parentless_span_opens_and_ends_the_session() -> None:
+    events = mapped(span(T, ROOT, "first", 0, 10), span(T, STEP, "second", 5, 20))
+    assert [(t, n) for t, n, _ in events] == [("session.start", "first"), ("custom.span", "second"),
+                                              ("session.end", "first")]
