@@ -1,8 +1,8 @@
 """OTLP ingest beside the native batch path, and the SDK's cost on the caller's thread, in one run.
 
-    python -m bench.otlp        (knobs: BENCH_EXPORTS, BENCH_SDK_EVENTS)
+    python -m bench.otlp        (knobs: BENCH_BATCHES, BENCH_EXPORTS, BENCH_SDK_EVENTS)
 
-Native: 4 clients POST batches of 100 realistic events (bench.ingest's shapes). OTLP: 4 clients POST
+Native: bench.ingest's HTTP load (4 clients POST batches of 100 realistic events). OTLP: 4 clients POST
 protobuf exports of 50 spans (25 model calls and 25 tool calls: 100 events, the same sizes) to
 /v1/traces, each export one new trace. SDK: one thread emits events through `agentdeck.Tracer`;
 the time each helper call takes on that thread is the per-event overhead, then flush() gives the
@@ -17,12 +17,12 @@ import os
 import random
 import time
 
-from agentdeck import Tracer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from agentdeck import Tracer
 from bench.common import BenchTarget, bench_target, percentile
 from bench.http1 import Http1Connection
-from bench.ingest import BATCH, CLIENTS, realistic_event
+from bench.ingest import BATCH, CLIENTS, http_ingest, realistic_event
 
 EXPORTS_PER_CLIENT = int(os.environ.get("BENCH_EXPORTS", "30"))
 SPANS_PER_EXPORT = 50
@@ -57,26 +57,6 @@ def otlp_export(rng: random.Random, trace_index: int) -> bytes:
         for key, number in usage.items():
             span.attributes.add(key=key).value.int_value = number
     return request.SerializeToString()
-
-
-async def native_batches(target: BenchTarget) -> float:
-    host, port = target.base_url.removeprefix("http://").split(":")
-    rng = random.Random(1)
-    bodies = [[json.dumps({"events": [realistic_event(rng, b * BATCH + i) for i in range(BATCH)]}).encode()
-               for b in range(EXPORTS_PER_CLIENT)] for _ in range(CLIENTS)]
-
-    async def client(index: int) -> None:
-        trace = f"bench-native-{index}"
-        async with Http1Connection(host, int(port), {"Authorization": f"Bearer {target.key}"}) as http:
-            status, _ = await http.post_json("/api/traces", json.dumps({"id": trace}).encode())
-            assert status == 201
-            for body in bodies[index]:
-                status, answer = await http.post_json(f"/api/traces/{trace}/events", body)
-                assert status == 200 and json.loads(answer)["accepted"] == BATCH, answer
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    return CLIENTS * EXPORTS_PER_CLIENT * BATCH / (time.perf_counter() - started)
 
 
 async def otlp_exports(target: BenchTarget) -> float:
@@ -118,7 +98,7 @@ def sdk_overhead(target: BenchTarget) -> tuple[float, float, float, float]:
 
 def main() -> None:
     with bench_target() as target:
-        native = asyncio.run(native_batches(target))
+        native = asyncio.run(http_ingest(target))
         spans = asyncio.run(otlp_exports(target))
         p50_us, mean_us, p99_us, delivered = sdk_overhead(target)
     print(f"native batches, {CLIENTS} clients x {BATCH} events: {native:,.0f} events/s")

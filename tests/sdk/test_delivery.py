@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from agentdeck import RetryPolicy, Tracer
 
+from agentdeck import RetryPolicy, Tracer
 from api.app import create_app
 from tests.api.conftest import settings_for
 from tests.support.server import RunningServer
@@ -137,7 +138,9 @@ def test_server_killed_mid_run_and_restarted_loses_nothing_and_duplicates_nothin
     for index in range(60, 120):
         session.tool_call("step", {"i": index})
     session.end("success")
-    assert tracer.flush(timeout=0.2).pending > 0
+    deadline = time.monotonic() + 30
+    while tracer.stats().retries == 0 and time.monotonic() < deadline:
+        assert tracer.flush(timeout=0.1).pending > 0  # nothing can land while the server is down
     assert tracer.stats().retries > 0
     with server_on(port):
         second = tracer.flush(timeout=30)

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
+
 from agentdeck import Tracer, tool
 from agentdeck.hooks.openai import instrument
-
 from tests.support import chat_server
 from tests.support.server import RunningServer
 from tests.support.tenants import Tenant
