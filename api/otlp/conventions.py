@@ -37,14 +37,27 @@ def span_role(span: Span) -> str:
     return "step"
 
 
+# Decoded JSON nested deeper than this stays a string: stored payloads keep a sane depth.
+MAX_JSON_DEPTH = 64
+
+
 def maybe_json(value: Any) -> Any:
     """A JSON string decoded, anything else as it is (attributes often carry JSON as text)."""
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
-            return json.loads(value)
-        except ValueError:
+            decoded = json.loads(value)
+        except (ValueError, RecursionError):
             return value
+        return decoded if _shallow(decoded, MAX_JSON_DEPTH) else value
     return value
+
+
+def _shallow(value: Any, budget: int) -> bool:
+    if isinstance(value, dict):
+        return budget > 0 and all(_shallow(v, budget - 1) for v in value.values())
+    if isinstance(value, list):
+        return budget > 0 and all(_shallow(v, budget - 1) for v in value)
+    return True
 
 
 def indexed(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
@@ -147,14 +160,24 @@ def declared_tools(attributes: Mapping[str, Any]) -> list[Any]:
     """Tools the model or agent was given: GenAI definitions, OpenInference `llm.tools.*`, smolagents names."""
     definitions = maybe_json(attributes.get("gen_ai.tool.definitions"))
     if isinstance(definitions, list):
-        return [d for d in definitions if isinstance(d, dict | str)]
+        return [d for d in definitions if _named_tool(d)]
     schemas = [maybe_json(row.get("tool.json_schema")) for row in indexed(attributes, "llm.tools")]
     if schemas:
-        return [s for s in schemas if isinstance(s, dict)]
+        return [s for s in schemas if _named_tool(s)]
     names = attributes.get("smolagents.tools_names")
     if isinstance(names, list):
         return [n for n in names if isinstance(n, str)]
     return []
+
+
+def _named_tool(tool: Any) -> bool:
+    """A tool entry the event schema takes: a name, or `{name}`, or OpenAI's `{function: {name}}`."""
+    if isinstance(tool, str):
+        return True
+    if not isinstance(tool, dict):
+        return False
+    function = tool.get("function")
+    return isinstance(tool.get("name"), str) or (isinstance(function, dict) and isinstance(function.get("name"), str))
 
 
 def _answer(message: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,7 @@ class TraceEvents:
     name: str | None
     agent: dict[str, Any] | None
     events: list[MappedEvent]
+    unmapped: dict[str, str]  # span id -> why it could not be read (odd attribute shapes)
 
 
 def map_export(spans: Iterable[Span]) -> list[TraceEvents]:
@@ -66,16 +67,21 @@ def _map_trace(trace_id: str, spans: list[Span]) -> TraceEvents:
     roots = sorted((s for s in spans if s.parent_span_id is None), key=lambda s: (s.start_ns, s.span_id))
     root = roots[0] if roots else None
     events: list[MappedEvent] = []
+    unmapped: dict[str, str] = {}
     for span in spans:
         depth, opener = _ancestry(span, by_id, root)
-        events.extend(_SpanMapper(span, depth, opener, root=span is root).events())
+        try:
+            events.extend(_SpanMapper(span, depth, opener, root=span is root).events())
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+            # Attributes in a shape no convention foresaw: this span is refused, the export goes on.
+            unmapped[span.span_id] = f"attributes could not be mapped ({type(exc).__name__})"
     events.sort(key=lambda event: event.order)
     name = agent = None
     if root is not None:
         name = root.name[:NAME_LIMIT] or None
         agent_name = root.attributes.get("gen_ai.agent.name") or root.resource.get("service.name")
         agent = {"name": agent_name} if isinstance(agent_name, str) else None
-    return TraceEvents(trace_id, name, agent, events)
+    return TraceEvents(trace_id, name, agent, events, unmapped)
 
 
 def _ancestry(span: Span, by_id: dict[str, Span], root: Span | None) -> tuple[int, str | None]:
@@ -100,7 +106,7 @@ def _errors(span: Span) -> list[tuple[SpanEvent | None, dict[str, Any]]]:
             error = {"type": attributes.get("exception.type"),
                      "message": attributes.get("exception.message") or span.status_message or "exception",
                      "stack": attributes.get("exception.stacktrace")}
-            found.append((event, {k: v for k, v in error.items() if v is not None}))
+            found.append((event, {k: str(v) for k, v in error.items() if v is not None}))
     if not found and span.status_code == STATUS_ERROR:
         error_type = span.attributes.get("error.type")
         error = {"message": span.status_message or f"span {span.name!r} ended with status ERROR"}
@@ -174,9 +180,9 @@ class _SpanMapper:
             if event.name != "agent.step_recovery":
                 continue
             attributes = event.attributes
-            error = {"message": str(attributes.get("message") or "recoverable agent error"),
+            error = {"message": attributes.get("message") or "recoverable agent error",
                      "type": attributes.get("type"), "severity": attributes.get("severity", "expected")}
-            self._emit(f"event:{index}", "error", {k: v for k, v in error.items() if v is not None}, _POINT,
+            self._emit(f"event:{index}", "error", {k: str(v) for k, v in error.items() if v is not None}, _POINT,
                        self._within(event), parent_key)
 
     def _llm(self) -> None:

@@ -81,7 +81,7 @@ def _decode(media_type: str, body: bytes) -> DecodedExport:
             return decode_protobuf(body)
         try:
             document = json.loads(body, parse_constant=lambda _: None)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise MalformedExport("the body is not valid JSON") from None
         return decode_json(document)
     except MalformedExport as exc:
@@ -114,13 +114,15 @@ def _sql_input(export: DecodedExport) -> tuple[list[dict[str, Any]], list[str]]:
     traces: list[dict[str, Any]] = []
     span_of_index: list[str] = []
     for trace in map_export(_unique_spans(export)):
-        invalid: dict[str, str] = {}
+        invalid = dict(trace.unmapped)
         rows: list[tuple[str, dict[str, Any]]] = []
         for event in trace.events:
             try:
                 rows.append((event.span_id, _for_sql(event, 0)))
             except ValidationError as exc:
                 invalid.setdefault(event.span_id, f"{event.type} event failed validation: {exc.errors()[0]['msg']}")
+            except RecursionError:
+                invalid.setdefault(event.span_id, f"{event.type} event is nested too deeply")
         export.rejected.extend(RejectedSpan(span_id, reason) for span_id, reason in invalid.items())
         events = []
         for span_id, row in rows:

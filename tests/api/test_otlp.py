@@ -226,3 +226,24 @@ def test_unreadable_exports_are_refused_whole_and_store_nothing(client: httpx.Cl
     answer = client.post("/v1/traces", content=body, headers={**tenant.key(), **headers})
     assert answer.status_code == status, answer.text
     assert client.get("/api/sessions", headers=tenant.key()).json()["sessions"] == before
+
+
+def test_odd_attribute_shapes_and_deep_nesting_never_fail_the_export(client: httpx.Client, tenant: Tenant) -> None:
+    trace_id = new_trace_id()
+    deep = "[" * 5000 + "]" * 5000
+    document = export(
+        span(trace_id, "00000000000000a1", "agent", 0, 9, {"gen_ai.tool.definitions": json.dumps([{"x": 1}]),
+                                                          "input.value": deep}),
+        span(trace_id, "00000000000000b1", "tool", 1, 2, {"openinference.span.kind": "TOOL", "input.value": deep},
+             parent="00000000000000a1", events=[("exception", 2, {"exception.message": 42})], status=(2, "")),
+    )
+    answer = client.post("/v1/traces", content=encode(document), headers={**tenant.key(), **JSON})
+    assert answer.status_code == 200 and answer.json() == {}, answer.text
+    events = events_of(client, tenant, trace_id)
+    assert events[0]["payload"]["input"] == deep  # kept as text, not decoded 5,000 levels deep
+    assert events[2]["payload"]["error"]["message"] == "42"
+
+
+def test_a_json_body_nested_beyond_reason_is_a_400(client: httpx.Client, tenant: Tenant) -> None:
+    answer = client.post("/v1/traces", content=b"[" * 100_000, headers={**tenant.key(), **JSON})
+    assert answer.status_code == 400
