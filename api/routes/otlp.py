@@ -130,6 +130,8 @@ def _sql_input(export: DecodedExport) -> tuple[list[dict[str, Any]], list[str]]:
                 row["index"] = len(span_of_index)
                 span_of_index.append(span_id)
                 events.append(row)
+        if not events:
+            continue  # every span of the trace was refused: no session for it
         # The export that creates the session names it (when it holds the root span); later ones do not rename it.
         session: dict[str, Any] = {"id": trace.trace_id, "metadata": {"source": "otlp"}}
         if trace.name is not None:

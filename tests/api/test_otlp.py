@@ -247,3 +247,11 @@ def test_odd_attribute_shapes_and_deep_nesting_never_fail_the_export(client: htt
 def test_a_json_body_nested_beyond_reason_is_a_400(client: httpx.Client, tenant: Tenant) -> None:
     answer = client.post("/v1/traces", content=b"[" * 100_000, headers={**tenant.key(), **JSON})
     assert answer.status_code == 400
+
+
+def test_a_trace_whose_every_span_is_refused_gets_no_session(client: httpx.Client, tenant: Tenant) -> None:
+    trace_id = new_trace_id()
+    document = export(span(trace_id, "00000000000000a1", "bad\u0000name", 0, 1))
+    answer = client.post("/v1/traces", content=encode(document), headers={**tenant.key(), **JSON}).json()
+    assert "00000000000000a1: text holds a NUL character" in answer["partialSuccess"]["errorMessage"]
+    assert client.get(f"/api/traces/{trace_id}/events", headers=tenant.key()).status_code == 404
