@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -173,3 +175,30 @@ def test_outage_longer_than_the_buffer_drops_exactly_the_missing_events(
     assert notice["payload"]["dropped"] == stats.dropped_buffer_full
     assert events[-1]["type"] == "session.end"
     assert counts.dropped == stats.dropped_buffer_full and counts.accepted == len(events)
+
+
+def test_batches_stay_within_the_servers_count_and_byte_limits(client: httpx.Client, server: RunningServer,
+                                                               tenant: Tenant) -> None:
+    with Tracer(server.base_url, key_of(tenant), retry=FAST_RETRY, flush_interval=5) as tracer:
+        session = tracer.session()
+        for index in range(2500):
+            session.log(f"line {index}")
+        for _ in range(3):
+            session.custom("blob", {"data": "x" * (2 * 1024 * 1024)})  # 3 × 2 MiB: more than one request
+        counts = tracer.flush(timeout=60)
+    assert (counts.accepted, counts.rejected) == (2504, 0), counts.rejections
+    assert len(stored(client, tenant, session.id)) == 2504
+
+
+def test_events_not_flushed_are_delivered_at_interpreter_exit(client: httpx.Client, server: RunningServer,
+                                                              tenant: Tenant) -> None:
+    trace_id = "sdk-exit-" + tenant.workspace_id[3:]
+    program = (
+        "import sys; from agentdeck import Tracer\n"
+        "tracer = Tracer(sys.argv[1], sys.argv[2], flush_interval=60)\n"
+        "session = tracer.session(id=sys.argv[3])\n"
+        "for i in range(50): session.log(f'line {i}')\n"
+    )
+    subprocess.run([sys.executable, "-c", program, server.base_url, key_of(tenant), trace_id], check=True,
+                   timeout=60)
+    assert len(stored(client, tenant, trace_id)) == 51
