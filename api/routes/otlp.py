@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.auth import Identity
+from api.context import authorize
 from api.errors import ApiError
 from api.event_types import event_for_sql, validate_event
 from api.openapi import Operation
@@ -33,17 +34,16 @@ _ZLIB_WBITS = {"gzip": 31, "deflate": 15}
 
 
 async def _authorize_key(request: Request) -> Identity:
-    """A project API key from `Authorization: Bearer` or, as OpenTelemetry users often configure, `x-api-key`."""
-    state = request.app.state
-    header = request.headers.get("authorization")
+    """A project API key from `Authorization: Bearer` or, as OpenTelemetry users often configure, `x-api-key`
+    (read as the Bearer credential, so the shared authorisation and throttling apply unchanged)."""
     api_key = request.headers.get("x-api-key")
-    if header is None and api_key:
-        header = f"Bearer {api_key.strip()}"
-    identity: Identity = await state.authenticator.identify(header, None)
-    request.scope["state"]["credential_kind"] = identity.kind
+    if "authorization" not in request.headers and api_key:
+        scope = dict(request.scope)
+        scope["headers"] = [*request.scope["headers"], (b"authorization", b"Bearer " + api_key.strip().encode())]
+        request = Request(scope, request.receive)
+    identity = await authorize(request)
     if identity.kind != "key":
         raise ApiError(403, "OTLP ingest takes a project API key", code="api_key_required")
-    state.rate_limiter.check(identity.rate_key)
     return identity
 
 
