@@ -100,13 +100,19 @@ def _ancestry(span: Span, by_id: dict[str, Span], root: Span | None) -> tuple[in
 def _errors(span: Span) -> list[tuple[SpanEvent | None, dict[str, Any]]]:
     """The failures a span reports: one per exception event; else its ERROR status, if any."""
     found: list[tuple[SpanEvent | None, dict[str, Any]]] = []
+    seen: set[tuple[Any, str]] = set()
     for event in span.events:
         if event.name == "exception":
             attributes = event.attributes
             error = {"type": attributes.get("exception.type"),
                      "message": attributes.get("exception.message") or span.status_message or "exception",
                      "stack": attributes.get("exception.stacktrace")}
-            found.append((event, {k: str(v) for k, v in error.items() if v is not None}))
+            error = {k: str(v) for k, v in error.items() if v is not None}
+            # The same exception recorded twice (smolagents records a failed step's error twice) is one failure.
+            identity = (error.get("type"), str(error["message"]))
+            if identity not in seen:
+                seen.add(identity)
+                found.append((event, error))
     if not found and span.status_code == STATUS_ERROR:
         error_type = span.attributes.get("error.type")
         error = {"message": span.status_message or f"span {span.name!r} ended with status ERROR"}
@@ -276,7 +282,7 @@ class _SpanMapper:
             error = dict(errors[0][1])
             # AgentExecutionError only wraps: the code's own error is named in its message ("due to: KeyError"),
             # while its type and stack are the agent's, so they are kept aside.
-            if error.get("type") == "AgentExecutionError":
+            if str(error.get("type", "")).endswith("AgentExecutionError"):
                 error["agent_error"] = error.pop("type")
                 if "stack" in error:
                     error["agent_stack"] = error.pop("stack")
@@ -292,5 +298,5 @@ def _runs_code(span: Span, errors: list[tuple[SpanEvent | None, dict[str, Any]]]
     output = span.attributes.get("output.value")
     if isinstance(output, str) and output.startswith("Execution logs:"):
         return True
-    return any(error.get("type") == "AgentExecutionError"
+    return any(str(error.get("type", "")).endswith("AgentExecutionError")
                or str(error.get("message", "")).startswith("Code execution failed") for _, error in errors)
