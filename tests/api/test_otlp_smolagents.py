@@ -27,19 +27,44 @@ REPLIES = [
 ]
 
 
-@pytest.fixture
-def scripted_model() -> Iterator[RunningServer]:
-    replies = iter(REPLIES)
+# For a ToolCallingAgent: a call to a tool that fails, then the final answer.
+TOOL_CALL_REPLIES = [
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"query": "broken"}'}}]},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_2", "type": "function", "function": {"name": "final_answer", "arguments": '{"answer": "7"}'}}]},
+]
+
+
+def scripted(messages: list[dict[str, Any]]) -> Iterator[RunningServer]:
+    replies = iter(messages)
 
     async def chat(request: Request) -> JSONResponse:
         body = await request.json()
         return JSONResponse({"id": "c", "object": "chat.completion", "created": 1, "model": body["model"],
-                             "choices": [{"index": 0, "finish_reason": "stop",
-                                          "message": {"role": "assistant", "content": next(replies)}}],
+                             "choices": [{"index": 0, "finish_reason": "stop", "message": next(replies)}],
                              "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
 
     with RunningServer(Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])) as running:
         yield running
+
+
+@pytest.fixture
+def scripted_model() -> Iterator[RunningServer]:
+    yield from scripted([{"role": "assistant", "content": text} for text in REPLIES])
+
+
+@pytest.fixture
+def scripted_tool_caller() -> Iterator[RunningServer]:
+    yield from scripted(TOOL_CALL_REPLIES)
+
+
+def events_of(client: httpx.Client, tenant: Tenant, name: str) -> list[dict[str, Any]]:
+    sessions = client.get("/api/sessions", headers=tenant.key()).json()["sessions"]
+    [session] = [s for s in sessions if s["name"] == name]
+    events: list[dict[str, Any]] = client.get(f"/api/traces/{session['id']}/events",
+                                              headers=tenant.key()).json()["events"]
+    return events
 
 
 @pytest.fixture
@@ -74,10 +99,7 @@ def test_codeagent_run_becomes_a_session_with_its_code_failure_and_recovery(
     assert agent.run("What is the total price?") == "42"
     assert traced.force_flush()
 
-    sessions = client.get("/api/sessions", headers=tenant.key()).json()["sessions"]
-    [session] = [s for s in sessions if s["name"] == "CodeAgent.run"]
-    events: list[dict[str, Any]] = client.get(f"/api/traces/{session['id']}/events",
-                                              headers=tenant.key()).json()["events"]
+    events = events_of(client, tenant, "CodeAgent.run")
     assert [(e["type"], e["name"]) for e in events] == [
         ("session.start", "CodeAgent.run"),
         ("llm.request", "OpenAIModel.generate"),
@@ -102,5 +124,31 @@ def test_codeagent_run_becomes_a_session_with_its_code_failure_and_recovery(
     assert events[2]["payload"]["content"].startswith("Thought: read the total.")
     assert events[6]["payload"]["arguments"] == {"query": "total price"}
     assert (end["payload"]["outcome"], end["payload"]["output"]) == ("success", "42")
-    analysis = client.post(f"/api/traces/{session['id']}/analyze", headers=tenant.key())
-    assert analysis.status_code == 200, analysis.text
+
+
+def test_toolcallingagent_tool_failure_is_a_failed_tool_result(
+        scripted_tool_caller: RunningServer, traced: TracerProvider, client: httpx.Client, tenant: Tenant) -> None:
+    from smolagents import OpenAIServerModel, ToolCallingAgent, tool
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look something up.
+
+        Args:
+            query: what to look up
+        """
+        raise ValueError(f"index offline for {query}")
+
+    model = OpenAIServerModel(model_id="scripted", api_base=f"{scripted_tool_caller.base_url}/v1", api_key="local")
+    agent = ToolCallingAgent(tools=[lookup], model=model, max_steps=4, verbosity_level=0)
+    assert agent.run("Find it") == "7"
+    assert traced.force_flush()
+
+    events = events_of(client, tenant, "ToolCallingAgent.run")
+    kinds = [(e["type"], e["name"]) for e in events]
+    assert kinds[0] == ("session.start", "ToolCallingAgent.run") and kinds[-1][0] == "session.end"
+    response = next(e for e in events if e["type"] == "llm.response")
+    assert response["payload"]["tool_calls"][0]["name"] == "lookup"
+    [failed] = [e for e in events if e["type"] == "tool.result" and e["name"] == "lookup"]
+    assert failed["payload"]["status"] == "error"
+    assert "index offline for broken" in failed["payload"]["error"]["message"]
