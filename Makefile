@@ -13,8 +13,8 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+$(VENV)/.dev-installed: pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]' -e sdk/python
 	touch $@ $(VENV)/.run-installed
 
 # The repository's own data directory, so a clone keeps its database and secrets to itself.
@@ -23,8 +23,9 @@ run: $(VENV)/.run-installed
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/sqlfluff lint sql
-	$(BIN)/ruff check api tests bench
+	$(BIN)/ruff check api tests bench sdk
 	$(BIN)/mypy
+	$(BIN)/mypy sdk/python/agentdeck
 
 test: lint
 	$(BIN)/python -m tests.support.ensure_pgtap

@@ -29,6 +29,7 @@ from api.routes import (
     health,
     incidents,
     metrics,
+    otlp,
     regression_runs,
     sessions,
     stream,
@@ -41,7 +42,7 @@ from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
 ENDPOINT_GROUPS = (health, metrics, traces, sessions, artifacts, stream, analysis, incidents, fix_runs,
-                   regression_runs)
+                   regression_runs, otlp)
 
 
 def error_response(request: Request, error: ApiError) -> Response:

@@ -28,11 +28,11 @@ class Http1Connection:
         self._writer.close()
         await self._writer.wait_closed()
 
-    async def post_json(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POST an already-encoded JSON body; returns the status and the response body."""
+    async def post_json(self, path: str, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
+        """POST an already-encoded body (JSON unless told); returns the status and the response body."""
         assert self._reader is not None and self._writer is not None
-        self._writer.write(b"POST %s HTTP/1.1\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                           % (path.encode(), self._head, len(body), body))
+        self._writer.write(b"POST %s HTTP/1.1\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
+                           % (path.encode(), self._head, content_type.encode(), len(body), body))
         status = int((await self._reader.readline()).split()[1])
         length = 0
         while (line := await self._reader.readline()) not in (b"\r\n", b""):

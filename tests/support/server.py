@@ -11,8 +11,8 @@ from starlette.types import ASGIApp
 
 
 class RunningServer:
-    def __init__(self, app: ASGIApp) -> None:
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+    def __init__(self, app: ASGIApp, port: int = 0) -> None:
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                      lifespan="on", access_log=False,
                                                      proxy_headers=False))
         self._thread = threading.Thread(target=self._server.run, daemon=True)

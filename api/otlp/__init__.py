@@ -1,0 +1,1 @@
+"""OpenTelemetry ingest: OTLP/HTTP decoding (protobuf and JSON) and the span → event mapping."""

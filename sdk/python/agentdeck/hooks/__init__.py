@@ -1,0 +1,1 @@
+"""Framework hooks: plain functions as tools, the OpenAI client."""
