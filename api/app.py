@@ -19,13 +19,13 @@ from api.errors import ApiError
 from api.middleware import RequestContextMiddleware
 from api.openapi import build_document
 from api.ratelimit import RateLimiter
-from api.routes import analysis, artifacts, health, incidents, sessions, stream, traces
+from api.routes import analysis, artifacts, console, health, incidents, sessions, stream, traces
 from api.storage import open_storage
 from api.stream import StreamHub
 from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
-ENDPOINT_GROUPS = (health, traces, sessions, artifacts, stream, analysis, incidents)
+ENDPOINT_GROUPS = (health, traces, sessions, artifacts, stream, analysis, incidents, console)
 
 
 def error_response(request: Request, error: ApiError) -> Response:

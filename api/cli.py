@@ -126,6 +126,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
         print(f"  project     {created['project']['project_id']}")
         print(f"  API key     {created['key']['secret']}")
         print(f"  console JWT {mint_token(settings, created['user'], 12 * 3600)}")
+        print(f"  console     {base}/console  (paste the console JWT to sign in)")
         print(f"  try: curl -H 'Authorization: Bearer <API key>' {base}/api/sessions")
         print("=" * 72)
     else:

@@ -23,8 +23,17 @@ async def authorize(request: Request) -> Identity:
         request.headers.get("authorization"), request.headers.get("x-workspace-id")
     )
     request.scope["state"]["credential_kind"] = identity.kind
+    if identity.kind == "service" and _sent_by_a_browser(request):
+        # The service token is server-side only; a browser that holds it anyway is refused (docs/console.md).
+        raise ApiError(403, "the service credential is not accepted from a browser", code="credential_not_allowed")
     state.rate_limiter.check(identity.rate_key)
     return identity
+
+
+def _sent_by_a_browser(request: Request) -> bool:
+    """Browsers add Origin to cross-origin and non-GET requests and Sec-Fetch-* to every request."""
+    headers = request.headers
+    return "origin" in headers or "sec-fetch-site" in headers or "sec-fetch-mode" in headers
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
