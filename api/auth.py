@@ -74,7 +74,8 @@ class Authenticator:
             else:
                 self._jwks_file = jwt.PyJWKSet.from_json(Path(source).read_text())
 
-    async def identify(self, authorization: str | None, workspace_header: str | None) -> Identity:
+    async def identify(self, authorization: str | None, workspace_header: str | None,
+                       from_browser: bool = False) -> Identity:
         if not authorization:
             raise _unauthorized("missing Authorization header")
         scheme, _, token = authorization.partition(" ")
@@ -86,6 +87,10 @@ class Authenticator:
             return Identity("key", "agentdeck_key", {"role": "agentdeck_key", "key_hash": key_hash})
         service_token = self.settings.service_token
         if service_token is not None and hmac.compare_digest(token.encode(), service_token.encode()):
+            if from_browser:
+                # The service token is server-side only: a browser holding it anyway is refused (docs/console.md).
+                raise ApiError(403, "the service credential is not accepted from a browser",
+                               code="credential_not_allowed")
             return self._service(workspace_header)
         return await self._user(token)
 

@@ -20,12 +20,10 @@ BodyModel = TypeVar("BodyModel", bound=BaseModel)
 async def authorize(request: Request) -> Identity:
     state = request.app.state
     identity: Identity = await state.authenticator.identify(
-        request.headers.get("authorization"), request.headers.get("x-workspace-id")
+        request.headers.get("authorization"), request.headers.get("x-workspace-id"),
+        from_browser=_sent_by_a_browser(request),
     )
     request.scope["state"]["credential_kind"] = identity.kind
-    if identity.kind == "service" and _sent_by_a_browser(request):
-        # The service token is server-side only; a browser that holds it anyway is refused (docs/console.md).
-        raise ApiError(403, "the service credential is not accepted from a browser", code="credential_not_allowed")
     state.rate_limiter.check(identity.rate_key)
     return identity
 
