@@ -355,7 +355,11 @@ export function renderReplay(root, { sessionId }) {
           loaded.merge([event]);
           list.querySelector(".empty-row")?.remove();
           list.append(rowFor(event));
-          if (state.session) { state.session.event_count += 1; if (isError(event)) state.session.error_count += 1; }
+          if (state.session) {
+            state.session.event_count += 1;
+            if (isError(event)) state.session.error_count += 1;
+            replace(head, sessionHead(state.session, state.analysis, liveLabel));
+          }
         } else if (kind === "session.updated") {
           state.session = { ...state.session, ...data.session };
           renderHead();
