@@ -76,7 +76,7 @@ function incidentDetail(incident, identity, onChanged) {
     STATUSES.map((s) => h("option", { value: s, selected: s === incident.status }, s)));
   const ownerSelect = h("select", { name: "owner", disabled: readOnly, "aria-label": "Owner" },
     h("option", { value: "" }, "unassigned"),
-    (workspace?.members || []).filter((m) => m.role !== "viewer").map((m) => h("option", { value: m.user_id, selected: m.user_id === incident.owner }, memberLabel(identity, m.user_id))));
+    (workspace?.members || []).map((m) => h("option", { value: m.user_id, selected: m.user_id === incident.owner }, memberLabel(identity, m.user_id))));
   async function save(change) {
     message.textContent = "Saving…";
     message.className = "save-status";

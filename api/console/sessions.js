@@ -43,7 +43,7 @@ export function renderSessions(root, { identity, sessionParameters }) {
   projects.length > 1 ? selectOf("project_id", "Project", projects.map((p) => [p.project_id, p.name]), filters.project_id) : null,
   selectOf("status", "Status", STATUSES.map((s) => [s, s]), filters.status),
   verdicts ? selectOf("verdict", "Verdict", verdicts.map((v) => [v, v]), filters.verdict) : null,
-  FILTERS.filter(([name]) => sessionParameters.has(name)).map(([name, label, type]) => h("label", {}, label,
+  FILTERS.filter(([name]) => !sessionParameters.size || sessionParameters.has(name)).map(([name, label, type]) => h("label", {}, label,
     h("input", { name, type, value: type === "datetime-local" ? toLocal(filters[name]) : filters[name] ?? "" }))),
   h("button", { type: "submit" }, "Apply"),
   h("a", { href: "#/sessions", class: "button secondary" }, "Clear"));

@@ -104,8 +104,12 @@ class Console:
             DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, DOC_SCREENSHOTS / path.name)
 
-    def assert_no_secret_in_any_url(self, *secrets: str) -> None:
+    def assert_no_secret_leaked(self, *secrets: str) -> None:
+        """No token in any URL requested or in the page, nothing requested elsewhere, no error raised."""
         assert self.requested, "the page requested nothing"
+        html = self.page.content()
+        for secret in (*secrets, SERVICE_TOKEN):
+            assert secret not in html, "a token is in the page"
         for url in self.requested:
             for secret in (*secrets, SERVICE_TOKEN):
                 assert secret not in url, f"a token appears in {url}"
@@ -135,6 +139,9 @@ def open_console(browser: Browser, console_server: RunningServer) -> Iterator[Ca
         context.route(outside, lambda route: (console.blocked.append(route.request.url), route.abort()))
         page.on("request", lambda request: console.requested.append(request.url))
         page.on("pageerror", lambda error: console.errors.append(str(error)))
+        # A Content-Security-Policy violation is only ever reported on the console.
+        page.on("console", lambda message: console.errors.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text else None)
         page.on("request", lambda request: console.stream_requests.append(request)
                 if request.url.startswith(f"{base}/api/stream") else None)
         return console

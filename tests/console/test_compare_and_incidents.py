@@ -37,7 +37,7 @@ def test_two_sessions_compare_side_by_side_with_the_first_divergence_and_each_si
     expect(heads.nth(0)).to_contain_text("critical step #5")
     expect(heads.nth(1)).to_contain_text("no findings")
     console.shoot("compare")
-    console.assert_no_secret_in_any_url(token)
+    console.assert_no_secret_leaked(token)
 
 
 def incident_of(http: httpx.Client, tenant: Tenant, label: str) -> dict[str, object]:
@@ -85,5 +85,5 @@ def test_a_member_changes_an_incidents_status_and_owner_and_a_viewer_is_refused(
     expect(seen.locator(".save-status")).to_contain_text("Refused")
     expect(seen.get_by_label("Status")).to_have_value("acknowledged")
     assert incident_of(http, tenant, "not_found")["status"] == "acknowledged"
-    console.assert_no_secret_in_any_url(member)
-    watcher.assert_no_secret_in_any_url(viewer)
+    console.assert_no_secret_leaked(member)
+    watcher.assert_no_secret_leaked(viewer)

@@ -84,4 +84,4 @@ def test_failed_session_opens_at_its_critical_step_with_evidence_screenshot_and_
     expect(selected).to_have_attribute("data-seq", "5")
     console.shoot("search")
 
-    console.assert_no_secret_in_any_url(token, tenant.keys[tenant.projects[0]])
+    console.assert_no_secret_leaked(token, tenant.keys[tenant.projects[0]])

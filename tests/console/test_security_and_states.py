@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from api.auth import mint_token
 from api.config import Settings
@@ -105,7 +107,7 @@ def test_wrong_and_expired_tokens_missing_sessions_and_a_narrow_screen_have_clea
     assert narrow.page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
     narrow.shoot("replay-narrow")
     for tab in (console, narrow):
-        tab.assert_no_secret_in_any_url(member, expired, tenant.keys[tenant.projects[0]])
+        tab.assert_no_secret_leaked(member, expired, tenant.keys[tenant.projects[0]])
 
 
 def test_the_service_token_is_refused_on_any_request_a_browser_marks_as_its_own(
@@ -119,3 +121,12 @@ def test_the_service_token_is_refused_on_any_request_a_browser_marks_as_its_own(
         assert (refused.status_code, refused.json()["error"]["code"]) == (403, "credential_not_allowed"), marker
     member = tenant.user("member")
     assert http.get("/api/sessions", headers={**member, "Sec-Fetch-Site": "same-origin"}).status_code == 200
+
+
+def test_the_pages_network_is_limited_to_the_server(open_console: Callable[..., Console]) -> None:
+    console = open_console()
+    console.open()
+    expect(console.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    with pytest.raises(PlaywrightError):
+        console.page.goto("http://example.com/elsewhere")
+    assert console.blocked == ["http://example.com/elsewhere"]
