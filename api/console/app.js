@@ -23,6 +23,19 @@ function expiryOf(jwt) {
   }
 }
 
+/** Back to sign-in when the token's exp passes (re-armed: timers cannot wait longer than ~24 days). */
+function watchExpiry(jwt) {
+  const expiry = expiryOf(jwt);
+  if (!expiry) return;
+  const check = () => {
+    if (token.get() !== jwt) return;
+    const left = expiry - Date.now();
+    if (left <= 0) signIn("Your token has expired: paste a new one.");
+    else setTimeout(check, Math.min(left, 2 ** 30));
+  };
+  check();
+}
+
 function signIn(reason) {
   cleanup();
   cleanup = () => {};
@@ -83,8 +96,7 @@ async function start() {
     replace(main, errorNotice(error, "Your account"));
     return null;
   }
-  const expiry = expiryOf(jwt);
-  if (expiry) setTimeout(() => { if (token.get() === jwt) signIn("Your token has expired: paste a new one."); }, Math.max(0, expiry - Date.now()));
+  watchExpiry(jwt);
   nav.hidden = false;
   document.getElementById("who").textContent = context.identity.workspaces
     .map((w) => `${w.name} (${w.role})`).join(", ") || "no workspace";

@@ -172,7 +172,7 @@ export function renderIncidents(root, { identity }) {
   function showDetail() {
     const incident = incidents.get(filters.open);
     if (incident) replace(detailPane, incidentDetail(incident, identity, (updated) => { upsert(updated); }));
-    else if (!cursor) replace(detailPane, errorNotice(new ApiError(404, "incident_not_found", ""), `Incident ${filters.open}`));
+    else replace(detailPane, errorNotice(new ApiError(404, "incident_not_found", ""), `Incident ${filters.open}`));
   }
 
   async function load(after, pages = 1) {

@@ -139,7 +139,9 @@ function findingsPanel(analysis, marks, jump) {
         label.cause_seq !== undefined && label.cause_seq !== null ? [" · cause ", seqButton(label.cause_seq)] : null),
       label.evidence?.seqs?.length ? h("p", { class: "evidence-seqs" }, "evidence ", label.evidence.seqs.map((s) => seqButton(s))) : null,
       label.evidence?.facts && Object.keys(label.evidence.facts).length
-        ? h("dl", { class: "facts" }, Object.entries(label.evidence.facts).map(([k, v]) => [h("dt", {}, k), h("dd", {}, truncate(typeof v === "string" ? v : JSON.stringify(v), 160))]))
+        ? h("details", { class: "facts-box", open: label.label === marks.critical?.label },
+          h("summary", {}, `facts (${Object.keys(label.evidence.facts).length})`),
+          h("dl", { class: "facts" }, Object.entries(label.evidence.facts).map(([k, v]) => [h("dt", {}, k), h("dd", {}, truncate(typeof v === "string" ? v : JSON.stringify(v), 160))])))
         : null)),
     h("p", { class: "muted small" }, `detector ${analysis.detector_version} · ${when(analysis.analyzed_at)}`));
 }

@@ -123,7 +123,7 @@ export function renderSessions(root, { identity, sessionParameters }) {
       if (kind === "session.updated") {
         // A new or ended session: shown at once when the list is unfiltered, else when it is already listed.
         if (rows.has(data.session.id) || !filtered) upsert(data.session, { prepend: !rows.has(data.session.id) });
-        status.replaceChildren(rows.size ? "" : status.firstChild ?? "");
+        if (rows.size) status.replaceChildren();
       } else if (kind === "trace.event") {
         const tr = rows.get(data.session_id);
         if (!tr) return;
