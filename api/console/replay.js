@@ -7,6 +7,7 @@ import { detail, isError, summary, toolOf } from "./events.js";
 
 const PAGE = 500;
 const SCAN_PAGE = 5000;
+const SCAN_CONCURRENCY = 4;
 const MAX_MATCHES = 500;
 const CONTEXT_BEFORE = 100; // events shown before a step the replay jumps to
 export const EVENT_TYPES = ["session.start", "session.end", "llm.request", "llm.response", "tool.call", "tool.result",
@@ -69,6 +70,32 @@ class EventWindow {
 
   get lastPosition() {
     return this.events.length ? Math.max(...this.events.slice(-PAGE).map((e) => e.position)) : null;
+  }
+}
+
+/**
+ * Reads a whole session for a search: seq ranges of SCAN_PAGE read SCAN_CONCURRENCY at a time
+ * (the database builds each page in its own backend), handed to `onRange` in seq order until it
+ * returns false. The last range runs to the end, so events appended meanwhile are included.
+ */
+async function scanSession(sessionId, lastSeq, { types, signal, onRange }) {
+  const ranges = Math.floor((lastSeq ?? 0) / SCAN_PAGE) + 1;
+  const readRange = async (index) => {
+    const end = index === ranges - 1 ? Infinity : (index + 1) * SCAN_PAGE;
+    let after = index === 0 ? null : index * SCAN_PAGE - 1;
+    const events = [];
+    for (;;) {
+      const page = await api(`/api/traces/${encodeURIComponent(sessionId)}/events`,
+        { query: { after_seq: after, limit: SCAN_PAGE, types }, signal });
+      events.push(...page.events.filter((e) => e.seq < end));
+      const last = page.events[page.events.length - 1];
+      if (page.next_after_seq === null || !last || last.seq >= end - 1) return events;
+      after = page.next_after_seq;
+    }
+  };
+  for (let first = 0; first < ranges; first += SCAN_CONCURRENCY) {
+    const indexes = Array.from({ length: Math.min(SCAN_CONCURRENCY, ranges - first) }, (_, i) => first + i);
+    for (const events of await Promise.all(indexes.map(readRange))) if (onRange(events) === false) return;
   }
 }
 
@@ -191,17 +218,29 @@ export function renderReplay(root, { sessionId }) {
     event.seq === state.marks.cause ? h("span", { class: "mark mark-cause" }, "cause") : null);
   }
 
+  function rows(events) {
+    const fragment = document.createDocumentFragment();
+    for (const event of events) fragment.append(rowFor(event));
+    return fragment;
+  }
+
   function renderList() {
     const hadFocus = list.contains(document.activeElement);
-    const fragment = document.createDocumentFragment();
-    for (const event of loaded.events) fragment.append(rowFor(event));
-    list.replaceChildren(fragment);
+    list.replaceChildren(rows(loaded.events));
     if (!loaded.events.length) list.append(h("li", { class: "empty-row" }, "No events yet."));
+    updatePagers();
+    // Re-rendering replaces the rows: keep the keyboard where it was.
+    if (hadFocus) list.querySelector("li.selected")?.focus({ preventScroll: true });
+  }
+
+  function markMatches() {
+    for (const row of list.children) row.classList.toggle("match", state.matchSet.has(Number(row.dataset.seq)));
+  }
+
+  function updatePagers() {
     earlierButton.hidden = loaded.startReached;
     laterButton.hidden = loaded.endReached && !state.pendingLive;
     laterButton.textContent = state.pendingLive ? `Load later events (${state.pendingLive} new)` : "Load later events";
-    // Re-rendering replaces the rows: keep the keyboard where it was.
-    if (hadFocus) list.querySelector("li.selected")?.focus({ preventScroll: true });
   }
 
   function renderHead() {
@@ -252,10 +291,20 @@ export function renderReplay(root, { sessionId }) {
     else if (bottom > list.scrollTop + list.clientHeight) list.scrollTop = bottom - list.clientHeight;
   }
 
+  /** One more page at either end, added to the list as it stands (the rows in view stay put). */
   async function grow(direction) {
+    const edge = direction === "later" ? loaded.events[loaded.events.length - 1]?.seq : loaded.events[0]?.seq;
     await guarded(() => (direction === "later" ? loaded.later() : loaded.earlier()));
     if (direction === "later" && loaded.endReached) state.pendingLive = 0;
-    renderList();
+    if (edge === undefined) { renderList(); return; }
+    const fresh = loaded.events.filter((e) => (direction === "later" ? e.seq > edge : e.seq < edge));
+    if (direction === "later") list.append(rows(fresh));
+    else {
+      const height = list.scrollHeight;
+      list.prepend(rows(fresh));
+      list.scrollTop += list.scrollHeight - height;
+    }
+    updatePagers();
   }
 
   async function guarded(action) {
@@ -308,35 +357,32 @@ export function renderReplay(root, { sessionId }) {
     const toolName = tool.value.trim().toLowerCase();
     state.matches = [];
     state.matchSet = new Set();
-    if (!text && !type && !toolName) { replace(results); renderList(); return; }
+    if (!text && !type && !toolName) { replace(results); markMatches(); return; }
     const found = h("ul", { class: "matches" });
     const progress = h("p", { class: "muted small" }, "Searching…");
     replace(results, progress, found);
-    let after = null;
     try {
-      for (;;) {
-        const page = await api(`/api/traces/${encodeURIComponent(sessionId)}/events`,
-          { query: { after_seq: after, limit: SCAN_PAGE, types: type }, signal: scan.signal });
-        for (const event of page.events) {
+      await scanSession(sessionId, state.session?.last_seq, { types: type, signal: scan.signal, onRange: (events) => {
+        for (const event of events) {
           const haystack = `${event.type} ${event.name ?? ""} ${JSON.stringify(event.payload)}`.toLowerCase();
           if (text && !haystack.includes(text)) continue;
           if (toolName && String(toolOf(event) ?? "").toLowerCase() !== toolName) continue;
+          if (state.matches.length >= MAX_MATCHES) break;
           state.matches.push(event.seq);
           state.matchSet.add(event.seq);
           found.append(h("li", {}, h("button", { type: "button", class: "link", onclick: () => jump(event.seq) },
             h("span", { class: "seq" }, `#${event.seq}`), ` ${event.type} — ${truncate(summary(event), 90)}`)));
         }
-        after = page.next_after_seq;
-        const done = after === null || state.matches.length >= MAX_MATCHES;
-        progress.textContent = `${state.matches.length} match${state.matches.length === 1 ? "" : "es"}${done ? "" : " so far…"}`
-          + (state.matches.length >= MAX_MATCHES ? ` (first ${MAX_MATCHES} shown)` : "") + (state.matches.length ? " · n / N to step through" : "");
-        if (done) break;
-      }
+        progress.textContent = `${state.matches.length} match${state.matches.length === 1 ? "" : "es"} so far…`;
+        return state.matches.length < MAX_MATCHES;
+      } });
+      progress.textContent = `${state.matches.length} match${state.matches.length === 1 ? "" : "es"}`
+        + (state.matches.length >= MAX_MATCHES ? ` (first ${MAX_MATCHES} shown)` : "") + (state.matches.length ? " · n / N to step through" : "");
     } catch (error) {
       if (error.name === "AbortError") return;
       results.append(errorNotice(error, "The session"));
     }
-    renderList();
+    markMatches();
     if (state.matches.length) jump(state.matches[0]);
   }
 
@@ -353,7 +399,7 @@ export function renderReplay(root, { sessionId }) {
           const event = data.event;
           if (loaded.bySeq.has(event.seq)) return;
           const last = loaded.events[loaded.events.length - 1];
-          if (!loaded.endReached || (last && event.seq < last.seq)) { state.pendingLive += 1; renderList(); return; }
+          if (!loaded.endReached || (last && event.seq < last.seq)) { state.pendingLive += 1; updatePagers(); return; }
           loaded.merge([event]);
           list.querySelector(".empty-row")?.remove();
           list.append(rowFor(event));
