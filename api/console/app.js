@@ -11,7 +11,9 @@ import { renderSessions } from "./sessions.js";
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const offline = document.getElementById("offline");
-const context = { identity: null, sessionParameters: new Map() };
+const WORKSPACE_KEY = "agentdeck.console.workspace";
+// `workspace`: the one the views show (stream positions are per workspace, so one at a time).
+const context = { identity: null, workspace: null, sessionParameters: new Map() };
 let cleanup = () => {};
 
 function expiryOf(jwt) {
@@ -97,12 +99,30 @@ async function start() {
     return null;
   }
   watchExpiry(jwt);
+  const { workspaces } = context.identity;
+  if (!workspaces.length) {
+    replace(main, notice("empty", "You are not a member of any workspace", "Ask an owner to add you: agentdeck member add --workspace … --user <your uuid> --role member."));
+    return null;
+  }
+  context.workspace = workspaces.find((w) => w.workspace_id === sessionStorage.getItem(WORKSPACE_KEY)) ?? workspaces[0];
   nav.hidden = false;
-  document.getElementById("who").textContent = context.identity.workspaces
-    .map((w) => `${w.name} (${w.role})`).join(", ") || "no workspace";
+  showWorkspaces();
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.hash = "#/sessions";
   else route();
   return null;
+}
+
+function showWorkspaces() {
+  const { workspaces } = context.identity;
+  const who = document.getElementById("who");
+  const label = (w) => `${w.name} (${w.role})`;
+  if (workspaces.length === 1) { replace(who, label(workspaces[0])); return; }
+  replace(who, h("select", { "aria-label": "Workspace", onchange: (e) => {
+    context.workspace = workspaces.find((w) => w.workspace_id === e.target.value);
+    sessionStorage.setItem(WORKSPACE_KEY, context.workspace.workspace_id);
+    location.hash = "#/sessions";
+    route();
+  } }, workspaces.map((w) => h("option", { value: w.workspace_id, selected: w === context.workspace }, label(w)))));
 }
 
 function route() {

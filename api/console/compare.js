@@ -2,7 +2,7 @@
 // the before/after view of a regression run.
 
 import { api, ApiError } from "./api.js";
-import { chip, errorNotice, h, notice, replace } from "./dom.js";
+import { chip, errorNotice, h, notice, replace, sessionRoute } from "./dom.js";
 import { isError, summary, toolOf } from "./events.js";
 
 const MAX_STEPS = 5000;
@@ -10,17 +10,18 @@ const MAX_STEPS = 5000;
 const NOT_A_STEP = new Set(["log"]);
 
 async function loadSide(sessionId) {
+  const sessions = await api("/api/sessions", { query: { session_id: sessionId, limit: 1 } });
+  const session = sessions.sessions.find((s) => s.id === sessionId);
+  if (!session) throw new ApiError(404, "trace_not_found", `session ${sessionId} not found`);
   const encoded = encodeURIComponent(sessionId);
-  const [sessions, events, analysis] = await Promise.all([
-    api("/api/sessions", { query: { session_id: sessionId, limit: 1 } }),
-    api(`/api/traces/${encoded}/events`, { query: { limit: MAX_STEPS } }),
-    api(`/api/traces/${encoded}/analysis`).catch((error) => {
+  const query = { project_id: session.project_id };
+  const [events, analysis] = await Promise.all([
+    api(`/api/traces/${encoded}/events`, { query: { ...query, limit: MAX_STEPS } }),
+    api(`/api/traces/${encoded}/analysis`, { query }).catch((error) => {
       if (error instanceof ApiError && error.status === 404) return null;
       throw error;
     }),
   ]);
-  const session = sessions.sessions.find((s) => s.id === sessionId);
-  if (!session) throw new ApiError(404, "trace_not_found", `session ${sessionId} not found`);
   return { session, analysis, steps: events.events.filter((e) => !NOT_A_STEP.has(e.type)), truncated: events.next_after_seq !== null };
 }
 
@@ -41,7 +42,7 @@ export function firstDivergence(left, right) {
 function sideHead(side, title) {
   const step = side.analysis?.critical_step;
   return h("div", { class: "compare-side-head" },
-    h("h3", {}, title, " ", h("a", { href: `#/session/${encodeURIComponent(side.session.id)}` }, side.session.name || side.session.id)),
+    h("h3", {}, title, " ", h("a", { href: sessionRoute(side.session.id, side.session.project_id) }, side.session.name || side.session.id)),
     h("p", {}, chip(side.session.status, `status-${side.session.status}`),
       side.session.verdict || side.analysis?.verdict ? chip(side.session.verdict || side.analysis.verdict, "verdict") : null,
       ` ${side.steps.length} steps${side.truncated ? ` (first ${MAX_STEPS} events)` : ""}`),

@@ -72,6 +72,11 @@ export function chip(text, kind = "") {
   return h("span", { class: `chip ${kind}` }, text);
 }
 
+/** A session's replay route; the project disambiguates trace ids that several projects share. */
+export function sessionRoute(sessionId, projectId) {
+  return routeWith(`/session/${encodeURIComponent(sessionId)}`, { project_id: projectId });
+}
+
 /** Reads and writes the hash route's query: `#/sessions?status=failure`. */
 export function routeQuery() {
   const [, query = ""] = location.hash.split("?");

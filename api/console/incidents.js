@@ -2,7 +2,7 @@
 // anyway), the incident's sessions, and its fix runs and regression runs where the server has them.
 
 import { api, ApiError, LiveStream } from "./api.js";
-import { chip, errorNotice, h, notice, replace, routeQuery, routeWith, truncate, when } from "./dom.js";
+import { chip, errorNotice, h, notice, replace, routeQuery, routeWith, sessionRoute, truncate, when } from "./dom.js";
 
 const STATUSES = ["open", "acknowledged", "resolved", "ignored"];
 const MAX_PAGES_TO_FIND = 10;
@@ -97,7 +97,7 @@ function incidentDetail(incident, identity, onChanged) {
   const sessions = h("div", {}, notice("loading", "Loading sessions…"));
   api("/api/sessions", { query: { incident_id: incident.id, limit: 20 } }).then((page) => {
     replace(sessions, page.sessions.length ? h("ul", { class: "incident-sessions" }, page.sessions.map((s) => h("li", {},
-      h("a", { href: `#/session/${encodeURIComponent(s.id)}` }, s.name || s.id), " ", chip(s.status, `status-${s.status}`), ` ${when(s.started_at)}`))) : notice("empty", "No sessions linked"));
+      h("a", { href: sessionRoute(s.id, s.project_id) }, s.name || s.id), " ", chip(s.status, `status-${s.status}`), ` ${when(s.started_at)}`))) : notice("empty", "No sessions linked"));
   }, (error) => replace(sessions, errorNotice(error, "The sessions")));
 
   const runs = h("div", { class: "runs" });
@@ -122,10 +122,10 @@ function incidentDetail(incident, identity, onChanged) {
     runs);
 }
 
-export function renderIncidents(root, { identity }) {
+export function renderIncidents(root, { identity, workspace }) {
   const filters = routeQuery();
-  const members = identity.workspaces.flatMap((w) => w.members || []);
-  const projects = identity.workspaces.flatMap((w) => w.projects || []);
+  const members = workspace.members || [];
+  const projects = workspace.projects || [];
   const form = h("form", { class: "filters", "aria-label": "Incident filters", onsubmit: (e) => {
     e.preventDefault();
     location.hash = routeWith("/incidents", Object.fromEntries(new FormData(form)));
@@ -179,7 +179,7 @@ export function renderIncidents(root, { identity }) {
     status.replaceChildren(notice("loading", "Loading incidents…"));
     try {
       const { open, ...query } = filters;
-      const page = await api("/api/incidents", { query: { ...query, limit: 50, cursor: after } });
+      const page = await api("/api/incidents", { query: { ...query, workspace_id: workspace.workspace_id, limit: 50, cursor: after } });
       page.incidents.forEach(upsert);
       cursor = page.next_cursor;
       more.hidden = !cursor;
@@ -193,7 +193,7 @@ export function renderIncidents(root, { identity }) {
   }
 
   const stream = new LiveStream({
-    query: { project_id: filters.project_id },
+    query: { workspace_id: workspace.workspace_id, project_id: filters.project_id },
     onMessage: (kind, data) => {
       if (kind === "incident.updated" && incidents.has(data.incident?.id)) upsert(data.incident);
     },

@@ -1,7 +1,7 @@
 // The live view: every message of the workspace (or one session) as it arrives over /api/stream.
 
 import { LiveStream } from "./api.js";
-import { h, notice, replace, routeQuery, routeWith, truncate } from "./dom.js";
+import { h, notice, replace, routeQuery, routeWith, sessionRoute, truncate } from "./dom.js";
 import { isError, summary } from "./events.js";
 
 const KEEP = 1000; // messages kept on screen
@@ -14,7 +14,7 @@ function describe(kind, data) {
   return [kind, "", false];
 }
 
-export function renderLive(root) {
+export function renderLive(root, { workspace }) {
   const { session_id: sessionId } = routeQuery();
   const feed = h("ol", { class: "feed", "aria-label": "Live messages", "aria-live": "polite" });
   const state = h("span", { class: "live-state" });
@@ -28,7 +28,7 @@ export function renderLive(root) {
     empty, feed));
 
   const stream = new LiveStream({
-    query: { session_id: sessionId },
+    query: { workspace_id: workspace.workspace_id, session_id: sessionId },
     onState: (s) => { state.textContent = s === "live" ? "● live" : s === "offline" ? "offline — will resume" : s === "stopped" ? "" : `${s}…`; state.dataset.state = s; },
     onMessage: (kind, data, position) => {
       empty.remove();
@@ -36,7 +36,7 @@ export function renderLive(root) {
       feed.append(h("li", { class: failed ? "error" : "", dataset: { position: String(position) } },
         h("span", { class: "seq" }, String(position)),
         h("span", { class: "type" }, kind),
-        data.session_id ? h("a", { href: `#/session/${encodeURIComponent(data.session_id)}` }, truncate(data.session_id, 40)) : null,
+        data.session_id ? h("a", { href: sessionRoute(data.session_id, data.project_id) }, truncate(data.session_id, 40)) : null,
         h("strong", {}, ` ${title} `), truncate(text, 140)));
       while (feed.childElementCount > KEEP) feed.firstElementChild.remove();
       if (!paused.checked) feed.scrollTop = feed.scrollHeight;

@@ -17,6 +17,7 @@ export const EVENT_TYPES = ["session.start", "session.end", "llm.request", "llm.
 class EventWindow {
   constructor(sessionId) {
     this.sessionId = sessionId;
+    this.projectId = null; // set once the session is found: trace ids are unique per project only
     this.reset();
   }
 
@@ -28,7 +29,8 @@ class EventWindow {
   }
 
   page(afterSeq, limit = PAGE) {
-    return api(`/api/traces/${encodeURIComponent(this.sessionId)}/events`, { query: { after_seq: afterSeq, limit } });
+    return api(`/api/traces/${encodeURIComponent(this.sessionId)}/events`,
+      { query: { project_id: this.projectId, after_seq: afterSeq, limit } });
   }
 
   merge(events) {
@@ -78,7 +80,7 @@ class EventWindow {
  * (the database builds each page in its own backend), handed to `onRange` in seq order until it
  * returns false. The last range runs to the end, so events appended meanwhile are included.
  */
-async function scanSession(sessionId, lastSeq, { types, signal, onRange }) {
+async function scanSession(sessionId, projectId, lastSeq, { types, signal, onRange }) {
   const ranges = Math.floor((lastSeq ?? 0) / SCAN_PAGE) + 1;
   const readRange = async (index) => {
     const end = index === ranges - 1 ? Infinity : (index + 1) * SCAN_PAGE;
@@ -86,7 +88,7 @@ async function scanSession(sessionId, lastSeq, { types, signal, onRange }) {
     const events = [];
     for (;;) {
       const page = await api(`/api/traces/${encodeURIComponent(sessionId)}/events`,
-        { query: { after_seq: after, limit: SCAN_PAGE, types }, signal });
+        { query: { project_id: projectId, after_seq: after, limit: SCAN_PAGE, types }, signal });
       events.push(...page.events.filter((e) => e.seq < end));
       const last = page.events[page.events.length - 1];
       if (page.next_after_seq === null || !last || last.seq >= end - 1) return events;
@@ -362,7 +364,7 @@ export function renderReplay(root, { sessionId }) {
     const progress = h("p", { class: "muted small" }, "Searching…");
     replace(results, progress, found);
     try {
-      await scanSession(sessionId, state.session?.last_seq, { types: type, signal: scan.signal, onRange: (events) => {
+      await scanSession(sessionId, state.session.project_id, state.session.last_seq, { types: type, signal: scan.signal, onRange: (events) => {
         for (const event of events) {
           const haystack = `${event.type} ${event.name ?? ""} ${JSON.stringify(event.payload)}`.toLowerCase();
           if (text && !haystack.includes(text)) continue;
@@ -389,7 +391,7 @@ export function renderReplay(root, { sessionId }) {
   function follow() {
     // From the last loaded position when the window reaches the end: exactly the events after it.
     state.stream = new LiveStream({
-      query: { session_id: sessionId, project_id: state.session?.project_id },
+      query: { workspace_id: state.session.workspace_id, session_id: sessionId, project_id: state.session.project_id },
       lastEventId: loaded.endReached ? loaded.lastPosition : null,
       onState: (s) => { liveLabel.textContent = { live: "● live", connecting: "connecting…", reconnecting: "reconnecting…", offline: "offline — will resume", error: "stream error", stopped: "" }[s] ?? s; liveLabel.dataset.state = s; },
       onOpen: () => { if (loaded.endReached && !loaded.events.length) grow("later"); },
@@ -420,7 +422,8 @@ export function renderReplay(root, { sessionId }) {
 
   async function loadAnalysis() {
     try {
-      state.analysis = await api(`/api/traces/${encodeURIComponent(sessionId)}/analysis`);
+      state.analysis = await api(`/api/traces/${encodeURIComponent(sessionId)}/analysis`,
+        { query: { project_id: state.session.project_id } });
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 404) throw error;
       state.analysis = null;
@@ -431,9 +434,10 @@ export function renderReplay(root, { sessionId }) {
   (async () => {
     replace(list, h("li", { class: "empty-row" }, "Loading…"));
     try {
-      const page = await api("/api/sessions", { query: { session_id: sessionId, limit: 1 } });
+      const page = await api("/api/sessions", { query: { session_id: sessionId, project_id: routeQuery().project_id, limit: 1 } });
       state.session = page.sessions.find((s) => s.id === sessionId);
       if (!state.session) throw new ApiError(404, "trace_not_found", "no such session");
+      loaded.projectId = state.session.project_id;
       await loadAnalysis();
       const requested = Number.parseInt(routeQuery().seq, 10);
       const opening = Number.isInteger(requested) ? requested : state.marks.opening;

@@ -2,7 +2,7 @@
 // picking two sessions to compare.
 
 import { api, LiveStream } from "./api.js";
-import { chip, duration, errorNotice, h, notice, replace, routeQuery, routeWith, truncate, when } from "./dom.js";
+import { chip, duration, errorNotice, h, notice, replace, routeQuery, routeWith, sessionRoute, truncate, when } from "./dom.js";
 
 const STATUSES = ["running", "success", "failure", "error", "cancelled"];
 // Offered when the server's /openapi.json lists them for GET /api/sessions.
@@ -29,9 +29,9 @@ function selectOf(name, label, options, value) {
     h("option", { value: "" }, "any"), options.map(([v, text]) => h("option", { value: v, selected: v === value }, text))));
 }
 
-export function renderSessions(root, { identity, sessionParameters }) {
+export function renderSessions(root, { workspace, sessionParameters }) {
   const filters = routeQuery();
-  const projects = identity.workspaces.flatMap((w) => w.projects || []);
+  const projects = workspace.projects || [];
   const verdicts = sessionParameters.get("verdict")?.enum;
   const form = h("form", { class: "filters", "aria-label": "Session filters", onsubmit: (e) => {
     e.preventDefault();
@@ -78,7 +78,7 @@ export function renderSessions(root, { identity, sessionParameters }) {
       }
       compareButton.disabled = picked.length !== 2;
     } });
-    const open = `#/session/${encodeURIComponent(session.id)}`;
+    const open = sessionRoute(session.id, session.project_id);
     return h("tr", { dataset: { session: session.id }, class: session.status === "failure" || session.status === "error" ? "failed" : "" },
       h("td", {}, box),
       h("td", {}, h("a", { href: open }, truncate(session.name || session.id, 60)), session.name ? h("div", { class: "muted small" }, session.id) : null),
@@ -104,7 +104,7 @@ export function renderSessions(root, { identity, sessionParameters }) {
   async function load(after) {
     status.replaceChildren(notice("loading", "Loading sessions…"));
     try {
-      const page = await api("/api/sessions", { query: { ...filters, limit: 50, cursor: after } });
+      const page = await api("/api/sessions", { query: { ...filters, workspace_id: workspace.workspace_id, limit: 50, cursor: after } });
       page.sessions.forEach((s) => upsert(s));
       cursor = page.next_cursor;
       more.hidden = !cursor;
@@ -117,7 +117,7 @@ export function renderSessions(root, { identity, sessionParameters }) {
 
   const filtered = Object.keys(filters).some((k) => k !== "project_id");
   const stream = new LiveStream({
-    query: { project_id: filters.project_id },
+    query: { workspace_id: workspace.workspace_id, project_id: filters.project_id },
     onState: (s) => { liveLabel.textContent = s === "live" ? "● live" : s === "offline" ? "offline — will resume" : s === "stopped" ? "" : `${s}…`; liveLabel.dataset.state = s; },
     onMessage: (kind, data) => {
       if (kind === "session.updated") {

@@ -62,6 +62,11 @@ def tenant(database_url: str, console_settings: Settings) -> Tenant:
     return off_the_browser_loop(make_tenant, database_url, console_settings, 1)
 
 
+@pytest.fixture
+def other_tenant(database_url: str, console_settings: Settings) -> Tenant:
+    return off_the_browser_loop(make_tenant, database_url, console_settings, 1)
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as running:

@@ -50,7 +50,8 @@ def test_a_long_session_opens_at_its_critical_step_from_one_page_and_pages_on_de
     expect(selected).to_have_attribute("data-seq", str(FAILURE_SEQ))
     rows = page.locator(".timeline li[data-seq]")
     expect(rows).to_have_count(500)
-    assert event_pages(console, "console-long-1") == [{"after_seq": [str(FAILURE_SEQ - 101)], "limit": ["500"]}]
+    assert event_pages(console, "console-long-1") == [
+        {"project_id": [tenant.projects[0]], "after_seq": [str(FAILURE_SEQ - 101)], "limit": ["500"]}]
 
     page.get_by_role("button", name="Load earlier events").click()
     expect(rows).to_have_count(1000)
