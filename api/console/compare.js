@@ -62,7 +62,9 @@ function cell(event, critical) {
 
 export function renderCompare(root, { left: leftId, right: rightId }) {
   replace(root, notice("loading", "Loading both sessions…"));
+  let disposed = false;
   Promise.all([loadSide(leftId), loadSide(rightId)]).then(([left, right]) => {
+    if (disposed) return;
     const divergence = firstDivergence(left.steps, right.steps);
     const rows = [];
     const length = Math.max(left.steps.length, right.steps.length);
@@ -89,7 +91,7 @@ export function renderCompare(root, { left: leftId, right: rightId }) {
     if (divergence !== null) toDivergence();
   }, (error) => {
     if (!(error instanceof ApiError)) throw error;
-    replace(root, errorNotice(error, "A session"));
+    if (!disposed) replace(root, errorNotice(error, "A session"));
   });
-  return () => {};
+  return () => { disposed = true; };
 }

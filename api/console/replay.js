@@ -34,14 +34,12 @@ class EventWindow {
   }
 
   merge(events) {
-    let added = 0;
-    for (const event of events) {
-      if (this.bySeq.has(event.seq)) continue; // a page overlapping the window, or a live duplicate
-      this.bySeq.set(event.seq, event);
-      added += 1;
-    }
-    if (added) this.events = [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
-    return added;
+    const fresh = events.filter((event) => !this.bySeq.has(event.seq)); // overlapping pages, live repeats
+    for (const event of fresh) this.bySeq.set(event.seq, event);
+    const last = this.events[this.events.length - 1]?.seq ?? -1;
+    if (fresh.every((event, i) => event.seq > (i ? fresh[i - 1].seq : last))) this.events.push(...fresh); // appended in order
+    else if (fresh.length) this.events = [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
+    return fresh.length;
   }
 
   /** Replace the window by the events around `seq` (from the start when null). */
@@ -178,7 +176,7 @@ function findingsPanel(analysis, marks, jump) {
 export function renderReplay(root, { sessionId }) {
   const loaded = new EventWindow(sessionId);
   const state = { session: null, analysis: null, marks: marksOf(null, loaded), selected: null, matches: [], matchSet: new Set(),
-    pendingLive: 0, stream: null, scan: null, follow: false };
+    pendingLive: 0, stream: null, scan: null, disposed: false };
   const liveLabel = h("span", { class: "live-state", "aria-live": "polite" });
   const head = h("div");
   const banner = h("div", { class: "banner", role: "status" });
@@ -445,9 +443,10 @@ export function renderReplay(root, { sessionId }) {
       state.marks = marksOf(state.analysis, loaded);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      replace(root, errorNotice(error, `Session ${sessionId}`));
+      if (!state.disposed) replace(root, errorNotice(error, `Session ${sessionId}`));
       return;
     }
+    if (state.disposed) return; // the user went elsewhere meanwhile
     renderHead();
     renderList();
     if (state.marks.opening !== null && loaded.bySeq.has(state.marks.opening)) {
@@ -462,6 +461,7 @@ export function renderReplay(root, { sessionId }) {
   })();
 
   return () => {
+    state.disposed = true;
     document.removeEventListener("keydown", onKey);
     state.scan?.abort();
     state.stream?.stop();
