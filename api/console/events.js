@@ -139,6 +139,24 @@ export function detail(event) {
     case "artifact":
       parts.push(field("artifact", p.artifact_id), screenshot(p));
       break;
+    case "log":
+      parts.push(field("level", p.level), h("pre", { class: isError(event) ? "error-text" : "" }, String(p.message)));
+      break;
+    case "session.start":
+      if (Array.isArray(p.tools)) parts.push(field("tools", p.tools.map((t) => (typeof t === "string" ? t : t.name ?? t.function?.name)).join(", ")));
+      break;
+    case "session.end":
+      parts.push(field("outcome", p.outcome));
+      if (p.reason) parts.push(field("reason", p.reason));
+      if (p.error) parts.push(block("error", p.error, "error"));
+      break;
+    case "browser.navigation":
+      parts.push(field("url", p.url));
+      break;
+    case "browser.action":
+      parts.push(field("action", p.action));
+      for (const key of ["selector", "target", "value", "text"]) if (p[key] !== undefined) parts.push(field(key, json(p[key])));
+      break;
     default:
       break;
   }

@@ -96,8 +96,10 @@ function incidentDetail(incident, identity, onChanged) {
 
   const sessions = h("div", {}, notice("loading", "Loading sessions…"));
   api("/api/sessions", { query: { incident_id: incident.id, limit: 20 } }).then((page) => {
+    const [latest, previous] = page.sessions;
     replace(sessions, page.sessions.length ? h("ul", { class: "incident-sessions" }, page.sessions.map((s) => h("li", {},
-      h("a", { href: sessionRoute(s.id, s.project_id) }, s.name || s.id), " ", chip(s.status, `status-${s.status}`), ` ${when(s.started_at)}`))) : notice("empty", "No sessions linked"));
+      h("a", { href: sessionRoute(s.id, s.project_id) }, s.name || s.id), " ", chip(s.status, `status-${s.status}`), ` ${when(s.started_at)}`))) : notice("empty", "No sessions linked"),
+    previous ? h("a", { href: `#/compare/${encodeURIComponent(previous.id)}/${encodeURIComponent(latest.id)}` }, "Compare the latest two") : null);
   }, (error) => replace(sessions, errorNotice(error, "The sessions")));
 
   const runs = h("div", { class: "runs" });
