@@ -72,6 +72,7 @@ function incidentDetail(incident, identity, onChanged) {
   const workspace = workspaceOf(identity, incident.workspace_id);
   const readOnly = !workspace || workspace.role === "viewer";
   const message = h("p", { class: "save-status", role: "status", "aria-live": "polite" });
+  const statusChip = chip(incident.status, `status-${incident.status}`);
   const statusSelect = h("select", { name: "status", disabled: readOnly, "aria-label": "Status" },
     STATUSES.map((s) => h("option", { value: s, selected: s === incident.status }, s)));
   const ownerSelect = h("select", { name: "owner", disabled: readOnly, "aria-label": "Owner" },
@@ -83,6 +84,9 @@ function incidentDetail(incident, identity, onChanged) {
     try {
       const updated = await api(`/api/incidents/${encodeURIComponent(incident.id)}`, { method: "PATCH", body: change });
       message.textContent = `Saved: ${updated.status}, ${memberLabel(identity, updated.owner)}`;
+      Object.assign(incident, updated); // what a later refusal reverts to
+      statusChip.textContent = updated.status;
+      statusChip.className = `chip status-${updated.status}`;
       onChanged(updated);
     } catch (error) {
       message.textContent = error.status === 403 ? `Refused: ${error.message}` : `Not saved: ${error.message}`;
@@ -109,7 +113,7 @@ function incidentDetail(incident, identity, onChanged) {
 
   return h("article", { class: "incident-detail", "aria-label": "Incident" },
     h("h3", {}, incident.title),
-    h("p", {}, chip(incident.label, "label"), " ", chip(incident.status, `status-${incident.status}`), incident.regressed ? chip("regressed", "error") : null),
+    h("p", {}, chip(incident.label, "label"), " ", statusChip, incident.regressed ? chip("regressed", "error") : null),
     h("dl", { class: "facts" },
       h("dt", {}, "tool"), h("dd", {}, incident.tool ?? "—"),
       h("dt", {}, "error type"), h("dd", {}, incident.error_type ?? "—"),

@@ -67,6 +67,7 @@ def test_a_member_changes_an_incidents_status_and_owner_and_a_viewer_is_refused(
     detail.get_by_label("Owner").select_option(tenant.users["member"])
     expect(detail.locator(".save-status")).to_contain_text("Saved: acknowledged, me")
     expect(row).to_contain_text("acknowledged")
+    expect(detail.locator(".chip.status-acknowledged")).to_be_visible()
     stored = incident_of(http, tenant, "not_found")
     assert (stored["status"], stored["owner"]) == ("acknowledged", tenant.users["member"])
     console.shoot("incidents")
