@@ -67,13 +67,15 @@ def other_tenant(database_url: str, console_settings: Settings) -> Tenant:
     return off_the_browser_loop(make_tenant, database_url, console_settings, 1)
 
 
-@pytest.fixture(scope="session")
+# Package scope: while Playwright runs, this thread has a running event loop, so tests outside
+# this package (asyncio.run in their fixtures) must run before it starts or after it stops.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     # --no-sandbox: the tests run as root, where Chromium's sandbox cannot start.
     launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
