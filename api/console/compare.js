@@ -54,10 +54,12 @@ function sideHead(side, title) {
       : h("p", { class: "muted" }, "not analysed"));
 }
 
-function cell(event, critical) {
+function cell(side, event) {
   if (!event) return h("td", { class: "step missing" }, "—");
+  const critical = side.analysis?.critical_step?.seq;
   return h("td", { class: `step${isError(event) ? " error" : ""}${event.seq === critical ? " failure" : ""}` },
-    h("span", { class: "seq" }, `#${event.seq}`), " ", h("span", { class: "type" }, event.type), " ", summary(event));
+    h("a", { class: "seq", href: sessionRoute(side.session.id, side.session.project_id, event.seq), title: "Open the replay here" }, `#${event.seq}`),
+    " ", h("span", { class: "type" }, event.type), " ", summary(event));
 }
 
 export function renderCompare(root, { left: leftId, right: rightId }) {
@@ -71,8 +73,8 @@ export function renderCompare(root, { left: leftId, right: rightId }) {
     for (let i = 0; i < length; i += 1) {
       rows.push(h("tr", { id: `step-${i}`, class: i === divergence ? "divergence" : i > (divergence ?? Infinity) ? "after-divergence" : "" },
         h("th", { scope: "row", class: "num" }, String(i + 1)),
-        cell(left.steps[i], left.analysis?.critical_step?.seq),
-        cell(right.steps[i], right.analysis?.critical_step?.seq)));
+        cell(left, left.steps[i]),
+        cell(right, right.steps[i])));
     }
     const wrap = h("div", { class: "table-wrap compare-wrap" });
     const toDivergence = () => {

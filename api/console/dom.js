@@ -73,8 +73,8 @@ export function chip(text, kind = "") {
 }
 
 /** A session's replay route; the project disambiguates trace ids that several projects share. */
-export function sessionRoute(sessionId, projectId) {
-  return routeWith(`/session/${encodeURIComponent(sessionId)}`, { project_id: projectId });
+export function sessionRoute(sessionId, projectId, seq) {
+  return routeWith(`/session/${encodeURIComponent(sessionId)}`, { project_id: projectId, seq });
 }
 
 /** Reads and writes the hash route's query: `#/sessions?status=failure`. */

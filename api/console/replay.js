@@ -429,6 +429,7 @@ export function renderReplay(root, { sessionId }) {
     state.marks = marksOf(state.analysis, loaded);
   }
 
+  const requested = Number.parseInt(routeQuery().seq, 10);
   (async () => {
     replace(list, h("li", { class: "empty-row" }, "Loading…"));
     try {
@@ -437,9 +438,7 @@ export function renderReplay(root, { sessionId }) {
       if (!state.session) throw new ApiError(404, "trace_not_found", "no such session");
       loaded.projectId = state.session.project_id;
       await loadAnalysis();
-      const requested = Number.parseInt(routeQuery().seq, 10);
-      const opening = Number.isInteger(requested) ? requested : state.marks.opening;
-      await loaded.openAt(opening);
+      await loaded.openAt(Number.isInteger(requested) ? requested : state.marks.opening);
       state.marks = marksOf(state.analysis, loaded);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -449,7 +448,9 @@ export function renderReplay(root, { sessionId }) {
     if (state.disposed) return; // the user went elsewhere meanwhile
     renderHead();
     renderList();
-    if (state.marks.opening !== null && loaded.bySeq.has(state.marks.opening)) {
+    if (Number.isInteger(requested) && loaded.bySeq.has(requested)) {
+      jump(requested); // a link to one step (compare, search results elsewhere)
+    } else if (state.marks.opening !== null && loaded.bySeq.has(state.marks.opening)) {
       replace(banner, h("div", { class: "notice notice-critical" },
         h("strong", {}, `Opened at the critical step #${state.marks.opening}`),
         h("p", {}, `${state.marks.critical.label}: ${state.marks.critical.reason}. Press c to come back here.`)));

@@ -37,6 +37,9 @@ def test_two_sessions_compare_side_by_side_with_the_first_divergence_and_each_si
     expect(heads.nth(0)).to_contain_text("critical step #5")
     expect(heads.nth(1)).to_contain_text("no findings")
     console.shoot("compare")
+    divergence.locator("td").nth(1).get_by_role("link", name="#5").click()
+    expect(page.locator(".timeline li[aria-selected='true']")).to_have_attribute("data-seq", "5")
+    expect(page.locator(".session-head h2")).to_have_text("pricing question (fixed)")
     console.assert_no_secret_leaked(token)
 
 
