@@ -33,6 +33,11 @@ DOC_SCREENSHOTS = ROOT / "docs" / "console"
 Result = TypeVar("Result")
 
 
+def console_jwt(tenant: Tenant, name: str = "member") -> str:
+    """What a user pastes into the sign-in form."""
+    return tenant.user(name)["Authorization"].removeprefix("Bearer ")
+
+
 def off_the_browser_loop(function: Callable[..., Result], *args: Any) -> Result:
     """Playwright's sync API keeps an event loop running in this thread: asyncio-based set-up runs in another."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:

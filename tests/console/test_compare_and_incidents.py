@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import expect
 
-from tests.console.conftest import Console
+from tests.console.conftest import Console, console_jwt
 from tests.console.seed import failed_session, succeeded_session
 from tests.support.tenants import Tenant
 
@@ -17,7 +17,7 @@ def test_two_sessions_compare_side_by_side_with_the_first_divergence_and_each_si
 ) -> None:
     failed_session(http, tenant, "console-before")
     succeeded_session(http, tenant, "console-after")
-    token = tenant.user("member")["Authorization"].removeprefix("Bearer ")
+    token = console_jwt(tenant, "member")
     console = open_console()
     page = console.page
     console.sign_in(token, "#/sessions")
@@ -54,7 +54,7 @@ def test_a_member_changes_an_incidents_status_and_owner_and_a_viewer_is_refused(
 ) -> None:
     failed_session(http, tenant, "console-incident-1")
     incident = incident_of(http, tenant, "not_found")
-    member = tenant.user("member")["Authorization"].removeprefix("Bearer ")
+    member = console_jwt(tenant, "member")
     console = open_console()
     page = console.page
     console.sign_in(member, "#/incidents")
@@ -75,7 +75,7 @@ def test_a_member_changes_an_incidents_status_and_owner_and_a_viewer_is_refused(
     assert (stored["status"], stored["owner"]) == ("acknowledged", tenant.users["member"])
     console.shoot("incidents")
 
-    viewer = tenant.user("viewer")["Authorization"].removeprefix("Bearer ")
+    viewer = console_jwt(tenant, "viewer")
     watcher = open_console()
     watcher.sign_in(viewer, f"#/incidents?open={incident['id']}")
     seen = watcher.page.get_by_role("article", name="Incident")

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from playwright.sync_api import expect
 
-from tests.console.conftest import Console
+from tests.console.conftest import Console, console_jwt
 from tests.console.seed import append, create
 from tests.support.tenants import Tenant
 
@@ -42,7 +42,7 @@ def test_a_long_session_opens_at_its_critical_step_from_one_page_and_pages_on_de
     http: httpx.Client, tenant: Tenant, open_console: Callable[..., Console],
 ) -> None:
     long_failing_run(http, tenant, "console-long-1")
-    token = tenant.user("member")["Authorization"].removeprefix("Bearer ")
+    token = console_jwt(tenant, "member")
     console = open_console()
     page = console.page
     console.sign_in(token, "#/session/console-long-1")

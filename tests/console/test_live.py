@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import expect
 
-from tests.console.conftest import Console
+from tests.console.conftest import Console, console_jwt
 from tests.console.seed import append, create
 from tests.support.tenants import Tenant
 
@@ -20,7 +20,7 @@ def logs(first: int, last: int) -> list[dict[str, object]]:
 def test_new_sessions_and_events_arrive_live_and_a_network_drop_is_backfilled_without_duplicates(
     http: httpx.Client, tenant: Tenant, open_console: Callable[..., Console],
 ) -> None:
-    token = tenant.user("member")["Authorization"].removeprefix("Bearer ")
+    token = console_jwt(tenant, "member")
     console = open_console()
     page = console.page
     console.sign_in(token, "#/sessions")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import Response, expect
 
-from tests.console.conftest import Console
+from tests.console.conftest import Console, console_jwt
 from tests.console.seed import failed_session
 from tests.support.tenants import Tenant
 
@@ -19,7 +19,7 @@ def test_failed_session_opens_at_its_critical_step_with_evidence_screenshot_and_
     seeded = failed_session(http, tenant, "console-failed-1")
     critical = seeded["analysis"]["critical_step"]
     assert critical is not None and critical["seq"] == 5
-    token = tenant.user("member")["Authorization"].removeprefix("Bearer ")
+    token = console_jwt(tenant, "member")
     console = open_console()
     page = console.page
 

@@ -15,7 +15,7 @@ from api.auth import mint_token
 from api.config import Settings
 from api.routes.console import ASSETS_DIR
 from tests.api.conftest import JWT_SECRET, SERVICE_TOKEN
-from tests.console.conftest import Console
+from tests.console.conftest import Console, console_jwt
 from tests.console.seed import failed_session
 from tests.support.server import RunningServer
 from tests.support.tenants import Tenant
@@ -51,7 +51,7 @@ def test_put_analysis_is_unreachable_from_a_browser_even_with_the_service_token(
     console_server: RunningServer,
 ) -> None:
     failed_session(http, tenant, "console-put-1")
-    member = tenant.user("owner")["Authorization"].removeprefix("Bearer ")
+    member = console_jwt(tenant, "owner")
     console = open_console()
     console.sign_in(member)
     url = f"{console.base_url}/api/traces/console-put-1/analysis?project_id={tenant.projects[0]}"
@@ -96,7 +96,7 @@ def test_wrong_and_expired_tokens_missing_sessions_and_a_narrow_screen_have_clea
     console.shoot("expired-token")
     assert page.evaluate("() => sessionStorage.length") == 0
 
-    member = tenant.user("member")["Authorization"].removeprefix("Bearer ")
+    member = console_jwt(tenant, "member")
     console.sign_in(member, "#/session/no-such-session")
     expect(page.get_by_role("alert")).to_contain_text("Session no-such-session was not found")
     console.shoot("not-found")

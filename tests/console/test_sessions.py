@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import expect
 
-from tests.console.conftest import Console
+from tests.console.conftest import Console, console_jwt
 from tests.console.seed import create, failed_session
 from tests.support.tenants import Tenant
 
@@ -20,7 +20,7 @@ def test_the_session_list_filters_through_the_api_and_pages_by_cursor(
     for index in range(PAGE + 2):
         create(http, tenant, f"console-list-{index:02d}", environment="ci" if index % 2 else "staging")
     failed_session(http, tenant, "console-list-failed")
-    token = tenant.user("viewer")["Authorization"].removeprefix("Bearer ")
+    token = console_jwt(tenant, "viewer")
     console = open_console()
     page = console.page
     console.sign_in(token, "#/sessions")

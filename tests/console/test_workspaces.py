@@ -10,7 +10,7 @@ import httpx
 from playwright.sync_api import expect
 
 from api import admin
-from tests.console.conftest import Console, off_the_browser_loop
+from tests.console.conftest import Console, console_jwt, off_the_browser_loop
 from tests.console.seed import create
 from tests.support.tenants import Tenant
 
@@ -33,7 +33,7 @@ def test_a_user_of_two_workspaces_switches_between_them_with_live_updates_in_eac
     off_the_browser_loop(add_member, database_url, other_tenant.workspace_id, user, "viewer")
     create(http, tenant, "console-ws-a")
     create(http, other_tenant, "console-ws-b")
-    token = tenant.user("member")["Authorization"].removeprefix("Bearer ")
+    token = console_jwt(tenant, "member")
     console = open_console()
     page = console.page
     console.sign_in(token, "#/sessions")
