@@ -29,6 +29,7 @@ lint: $(VENV)/.dev-installed
 
 test: lint
 	$(BIN)/python -m tests.support.ensure_pgtap
+	$(BIN)/python -m tests.support.ensure_chromium
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.dev-installed

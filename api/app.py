@@ -25,6 +25,7 @@ from api.ratelimit import RequestThrottle
 from api.routes import (
     analysis,
     artifacts,
+    console,
     fix_runs,
     health,
     incidents,
@@ -42,7 +43,7 @@ from api.worker import AnalysisWorker
 
 # Each group module exposes `routes` and the `operations` that document them in /openapi.json.
 ENDPOINT_GROUPS = (health, metrics, traces, sessions, artifacts, stream, analysis, incidents, fix_runs,
-                   regression_runs, otlp)
+                   regression_runs, otlp, console)
 
 
 def error_response(request: Request, error: ApiError) -> Response:

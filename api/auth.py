@@ -35,6 +35,10 @@ class AuthenticationFailed(Exception):
     """Missing, malformed, expired or unverifiable credentials (401)."""
 
 
+class CredentialNotAllowed(Exception):
+    """A valid credential of a kind this request may not use: the service token from a browser (403)."""
+
+
 class WorkspaceHeaderInvalid(Exception):
     """The service credential did not name a usable workspace (400)."""
 
@@ -88,7 +92,8 @@ class Authenticator:
             else:
                 self._jwks_file = jwt.PyJWKSet.from_json(Path(source).read_text())
 
-    async def identify(self, authorization: str | None, workspace_header: str | None) -> Identity:
+    async def identify(self, authorization: str | None, workspace_header: str | None,
+                       from_browser: bool = False) -> Identity:
         if not authorization:
             raise AuthenticationFailed("missing Authorization header")
         scheme, _, token = authorization.partition(" ")
@@ -100,6 +105,9 @@ class Authenticator:
             return Identity("key", "agentdeck_key", {"role": "agentdeck_key", "key_hash": key_hash})
         service_token = self.settings.service_token
         if service_token is not None and hmac.compare_digest(token.encode(), service_token.encode()):
+            if from_browser:
+                # The service token is server-side only: a browser holding it anyway is refused (docs/console.md).
+                raise CredentialNotAllowed("the service credential is not accepted from a browser")
             return self._service(workspace_header)
         return await self._user(token)
 

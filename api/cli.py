@@ -244,6 +244,7 @@ def _bootstrap_report(settings: Settings, boot: dict[str, Any], base: str) -> No
         lines.append(f"  try           curl -H 'Authorization: Bearer <API key>' {base}/api/sessions")
     else:
         lines.append("  already bootstrapped: the first API key and JWT were shown when it was created")
+    lines.append(f"  console       {base}/console  (paste the console JWT to sign in)")
     env = "" if "AGENTDECK_DATA_DIR" not in os.environ else f"AGENTDECK_DATA_DIR={settings.data_dir} "
     lines += [f"  new JWT       {env}agentdeck token --user {BOOTSTRAP_USER} --ttl 43200",
               f"  new API key   {env}agentdeck key create --project {boot['project_id']}",

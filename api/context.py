@@ -27,7 +27,8 @@ async def authorize(request: Request) -> Identity:
     authorization = request.headers.get("authorization")
     verified_before = throttle.admit(authorization, request.client.host if request.client else None,
                                      request.headers)
-    identity: Identity = await state.authenticator.identify(authorization, request.headers.get("x-workspace-id"))
+    identity: Identity = await state.authenticator.identify(authorization, request.headers.get("x-workspace-id"),
+                                                            from_browser=_sent_by_a_browser(request))
     request.scope["state"]["credential_kind"] = identity.kind
     # For the request log: the workspace a service credential named (keys resolve theirs in SQL).
     request.scope["state"]["workspace_id"] = identity.claims.get("workspace_id")
@@ -35,6 +36,12 @@ async def authorize(request: Request) -> Identity:
         throttle.verified(credential_digest(authorization))
     throttle.count(identity, verified_before)
     return identity
+
+
+def _sent_by_a_browser(request: Request) -> bool:
+    """Browsers add Origin to cross-origin and non-GET requests and Sec-Fetch-* to every request."""
+    headers = request.headers
+    return "origin" in headers or "sec-fetch-site" in headers or "sec-fetch-mode" in headers
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:

@@ -1,6 +1,6 @@
 """The one place that knows HTTP statuses: API errors, the mapping of lower-layer failures, the envelope.
 
-Lower layers raise their own small exceptions (auth: AuthenticationFailed, WorkspaceHeaderInvalid;
+Lower layers raise their own small exceptions (auth: AuthenticationFailed, CredentialNotAllowed, WorkspaceHeaderInvalid;
 ratelimit: RateLimited; asyncpg's and botocore's errors; ingest rejections as data) and `to_api_error` turns each
 into the one HTTP error the caller sees, as httpx maps its transport exceptions in one function.
 SQL functions raise `AD` + HTTP status (`AD404`, `AD409`, `AD422`), PostgREST-style, with the
@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from botocore.exceptions import BotoCoreError, ClientError
 
-from api.auth import AuthenticationFailed, WorkspaceHeaderInvalid
+from api.auth import AuthenticationFailed, CredentialNotAllowed, WorkspaceHeaderInvalid
 from api.ratelimit import RateLimited
 
 log = logging.getLogger("agentdeck.errors")
@@ -86,7 +86,8 @@ _REJECTION_STATUS = {"seq_not_monotonic": 409, "idempotency_conflict": 409, "seq
 
 # What the app's exception handlers pass through to_api_error (anything else is the middleware's 500).
 MAPPED_ERRORS: tuple[type[Exception], ...] = (
-    ApiError, AuthenticationFailed, WorkspaceHeaderInvalid, RateLimited, asyncpg.PostgresError, asyncpg.InterfaceError,
+    ApiError, AuthenticationFailed, CredentialNotAllowed, WorkspaceHeaderInvalid, RateLimited,
+    asyncpg.PostgresError, asyncpg.InterfaceError,
     BotoCoreError, ClientError,
 )
 
@@ -97,6 +98,8 @@ def to_api_error(exc: BaseException) -> ApiError:
         return exc
     if isinstance(exc, AuthenticationFailed):
         return ApiError(401, str(exc), headers={"WWW-Authenticate": 'Bearer realm="agentdeck"'})
+    if isinstance(exc, CredentialNotAllowed):
+        return ApiError(403, str(exc), code="credential_not_allowed")
     if isinstance(exc, WorkspaceHeaderInvalid):
         return ApiError(400, str(exc), code=exc.code)
     if isinstance(exc, RateLimited):

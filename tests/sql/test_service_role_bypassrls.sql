@@ -2,7 +2,7 @@
 -- naming A still sees and changes only A through every api function: their explicit workspace
 -- checks hold on their own, without RLS. A and B hold rows with the same ids, so a missing check shows.
 begin;
-select plan(36);
+select plan(37);
 select tests.seed();
 
 create function pg_temp.populate(ws text, proj text) returns void
@@ -100,6 +100,8 @@ select throws_ok($$ select api.get_regression_run((select run_id from b_run)) $$
     'AD404', null, 'get_regression_run of B''s run: 404');
 select throws_ok($$ select api.settle_regression_run('ws_b', (select run_id from b_run)) $$,
     '42501', null, 'settle_regression_run in B: refused');
+select throws_ok($$ select api.console_identity() $$, '42501', null,
+    'console_identity: console users only (it reads their own memberships)');
 select throws_ok($$ select api.ingest_otlp('[]') $$, '42501', null,
     'ingest_otlp: project API keys only (a key reaches its own project; service_role never gets it)');
 select is(api.artifact_session('same', null) ->> 'workspace_id', 'ws_a', 'artifact_session of the shared id: A''s');
@@ -122,7 +124,7 @@ select is_empty(
        select unnest(array['list_sessions', 'list_events', 'get_analysis', 'get_artifact', 'list_incidents',
            'stream_authorize', 'stream_backfill', 'create_trace', 'append_events', 'store_analysis', 'artifact_session',
            'record_artifact', 'update_incident', 'start_fix_run', 'finish_fix_run', 'list_fix_runs', 'create_regression_run', 'list_regression_runs',
-           'get_regression_run', 'settle_regression_run', 'ingest_otlp']) $$,
+           'get_regression_run', 'settle_regression_run', 'ingest_otlp', 'console_identity']) $$,
     'every api function is covered by this file'
 );
 
