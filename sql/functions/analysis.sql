@@ -12,7 +12,8 @@ as $$
         'labels', a.labels,
         'critical_step', a.critical_step,
         'source', a.source,
-        'analyzed_at', a.analyzed_at
+        'analyzed_at', a.analyzed_at,
+        'stored', true
     )
 $$;
 comment on function internal.analysis_json(app.analyses) is 'The API representation of a stored analysis.';
@@ -23,9 +24,10 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 -- The one write path for results: POST …/analyze (source 'analyze'), the worker ('worker') and
--- PUT …/analysis ('service'). Storing needs write permission on the project (an API key of it, a
--- member who is not a viewer, the service): a viewer's analyze is computed and returned, never
--- stored (docs/database.md). Results written by the workflow (worker, PUT) need the service role.
+-- PUT …/analysis ('service'). Anyone who can read a session may analyse it: the result is a pure
+-- function of its events. Only a writer stores it (a viewer gets it back with "stored": false);
+-- results written by the workflow (worker, PUT) need the service role. Security definer: the
+-- checks below, not table grants, decide what is written (docs/database.md).
 declare
     s app.trace_sessions;
     stored app.analyses;
@@ -38,8 +40,22 @@ begin
         raise exception using errcode = 'AD403', hint = 'service_only',
             message = 'only the service credential may store workflow analyses';
     end if;
-    -- Checked writable and locked: re-analyses of one session queue here.
-    s := internal.find_session(store_analysis.trace_id, store_analysis.project_id, true);
+    s := internal.visible_session(store_analysis.trace_id, store_analysis.project_id);
+    if (s.workspace_id, s.project_id) not in (select w.workspace_id, w.project_id from internal.writable_projects() as w)
+        then
+        -- A viewer may run the detectors (POST analyze) but writes nothing: the result comes back unstored.
+        return jsonb_build_object(
+            'session_id', s.trace_id,
+            'project_id', s.project_id,
+            'detector_version', result ->> 'detector_version',
+            'input_digest', result ->> 'input_digest',
+            'labels', result -> 'labels',
+            'critical_step', result -> 'critical_step',
+            'source', store_analysis.source,
+            'analyzed_at', clock_timestamp(),
+            'stored', false
+        );
+    end if;
     if store_analysis.source = 'service' then
         select internal.analysis_json(a) into previous
         from app.analyses as a
@@ -76,7 +92,7 @@ begin
 end
 $$;
 comment on function api.store_analysis(text, text, jsonb, text) is
-'Stores a session''s analysis (write permission), clusters it, streams analysis.completed; PUT (audited) and worker: service only.';
+'Stores a session''s analysis, clusters it into incidents, streams analysis.completed; a viewer''s result is returned unstored; PUT (audited) and worker: service only.';
 
 create or replace function api.get_analysis(trace_id text, project_id text) returns jsonb
 language plpgsql stable
