@@ -24,10 +24,9 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 -- The one write path for results: POST …/analyze (source 'analyze'), the worker ('worker') and
--- PUT …/analysis ('service'). Anyone who can read a session may analyse it: the result is a pure
--- function of its events. Only a writer stores it (a viewer gets it back with "stored": false);
--- results written by the workflow (worker, PUT) need the service role. Security definer: the
--- checks below, not table grants, decide what is written (docs/database.md).
+-- PUT …/analysis ('service'). Storing needs write permission on the project (an API key of it, a
+-- member who is not a viewer, the service): a viewer's analyze is computed and returned, never
+-- stored (docs/database.md). Results written by the workflow (worker, PUT) need the service role.
 declare
     s app.trace_sessions;
     stored app.analyses;
@@ -56,6 +55,8 @@ begin
             'stored', false
         );
     end if;
+    -- Checked writable and locked: re-analyses of one session queue here.
+    s := internal.find_session(store_analysis.trace_id, store_analysis.project_id, true);
     if store_analysis.source = 'service' then
         select internal.analysis_json(a) into previous
         from app.analyses as a
@@ -92,7 +93,7 @@ begin
 end
 $$;
 comment on function api.store_analysis(text, text, jsonb, text) is
-'Stores a session''s analysis, clusters it into incidents, streams analysis.completed; a viewer''s result is returned unstored; PUT (audited) and worker: service only.';
+'Stores a session''s analysis (write permission), clusters it, streams analysis.completed; a viewer''s result is returned unstored; PUT (audited) and worker: service only.';
 
 create or replace function api.get_analysis(trace_id text, project_id text) returns jsonb
 language plpgsql stable

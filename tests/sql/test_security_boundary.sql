@@ -143,10 +143,10 @@ select is_empty(
 select results_eq(
     $$ select p.oid::regprocedure::text from pg_proc as p inner join pg_namespace as n on p.pronamespace = n.oid
        where n.nspname in ('api', 'internal') and has_function_privilege('agentdeck_api', p.oid, 'execute')
-           and (n.nspname = 'api' or p.provolatile = 'v')
        order by 1 $$,
-    $$ values ('internal.claim_analysis_job(integer)'), ('internal.finish_analysis_job(text,text,text,text,integer)') $$,
-    'the login role itself calls no api function and writes only through the worker''s queue functions'
+    $$ values ('internal.claim_analysis_job(integer)'), ('internal.finish_analysis_job(text,text,text,text,integer)'),
+       ('internal.stream_fetch(text,bigint,integer)') $$,
+    'the login role itself executes only the worker''s queue and the hub''s read'
 );
 select is_empty(
     $$ select p.oid::regprocedure::text from pg_proc as p inner join pg_namespace as n on p.pronamespace = n.oid
