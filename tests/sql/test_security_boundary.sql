@@ -189,12 +189,12 @@ reset role;
 select tests.authenticate_as('vera');
 select is(
     api.store_analysis('w-1', null, tests.analysis(tests.finding('timeout', 't', 'T', 'slow')), 'analyze') ->> 'stored',
-    'false', 'a viewer''s analysis comes back unstored'
+    'false', 'a viewer''s analysis is never stored (it is computed and returned unstored instead)'
 );
-select is_empty('select * from app.analyses', 'and nothing was stored');
 select throws_ok($$ select api.append_events('w-1', null, '[{"index": 0, "seq": 1, "type": "log"}]') $$,
     'AD403', null, 'a viewer appends no event');
 reset role;
+select is_empty('select * from app.analyses', 'the viewer''s analyze stored nothing');
 select tests.authenticate_as_key('adk_test_a1');
 select lives_ok(
     $$ select api.store_analysis('w-1', null, tests.analysis(tests.finding('timeout', 't', 'T', 'slow')), 'analyze') $$,
