@@ -51,7 +51,7 @@ alter table meta.definition_files owner to agentdeck_owner;
 comment on table meta.definition_files is
 'The sql/functions and sql/policies files last applied, with their sha256: unchanged files are not re-applied.';
 grant usage on schema meta to agentdeck_api;
-grant select on meta.schema_migrations, meta.definition_files to agentdeck_api;
+grant select on meta.schema_migrations to agentdeck_api;
 """
 
 # The functions and policies the definition files own, each with its catalog row's ctid: a row the
@@ -242,10 +242,11 @@ async def _owner_transaction(conn: asyncpg.Connection, what: str, lock_timeout_m
 
 
 async def pending(conn: asyncpg.Connection, root: Path | None = None) -> list[str]:
-    """Versions not applied (or applied with another checksum), then definition files not applied
-    as shipped (used by /readyz: a server started with --no-migrate on new code is not ready)."""
+    """Versions not yet applied, or applied with another checksum (used by /readyz).
+
+    Definition files are left out on purpose: during a rolling deploy the newer build re-applies
+    them, and the older instances still serving must not all turn unready at that moment.
+    """
     rows = await conn.fetch("select version, checksum from meta.schema_migrations")
     recorded = {r["version"]: r["checksum"] for r in rows}
-    versions = [f.version for f in schema_files(root) if recorded.get(f.version) != f.checksum]
-    applied = {r["path"]: r["checksum"] for r in await conn.fetch("select path, checksum from meta.definition_files")}
-    return versions + [name for name, (_, checksum) in definition_files(root).items() if applied.get(name) != checksum]
+    return [f.version for f in schema_files(root) if recorded.get(f.version) != f.checksum]

@@ -1,5 +1,6 @@
 -- Analyses: readable by whoever can read the session; stored only by api.store_analysis (security
--- definer, after its write check). The job queue is reached only through security definer functions.
+-- definer, after its write check: a viewer's POST analyze returns its result unstored). The job
+-- queue is reached only through security definer functions.
 
 alter table app.analyses enable row level security;
 alter table app.analyses force row level security;

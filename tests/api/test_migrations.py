@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from api.migrate import MigrationError, definition_files, migrate, pending, schema_files, sql_root
+from api.migrate import MigrationError, definition_files, migrate, schema_files, sql_root
 
 _CATALOG = """
 select md5(string_agg(item, ',' order by item)) from (
@@ -253,23 +253,6 @@ def test_a_second_serve_behind_a_long_transaction_gives_up_after_lock_timeout(em
     recorded = asyncio.run(_fetchval(
         empty_database, "select checksum from meta.definition_files where path = 'policies/traces.sql'"))
     assert recorded == definition_files()["policies/traces.sql"][1]
-
-
-def test_pending_names_definition_files_not_applied_as_shipped(empty_database: str, tmp_path: Path) -> None:
-    tree = _copy_tree(tmp_path)
-    asyncio.run(migrate(empty_database, tree))
-
-    async def pending_now() -> list[str]:
-        conn = await asyncpg.connect(empty_database)
-        try:
-            return await pending(conn, tree)
-        finally:
-            await conn.close()
-
-    assert asyncio.run(pending_now()) == []
-    stream = tree / "functions" / "stream.sql"
-    stream.write_text(stream.read_text() + "\n-- a newer build\n")
-    assert asyncio.run(pending_now()) == ["functions/stream.sql"]
 
 
 def test_a_start_that_changes_nothing_takes_no_table_lock(empty_database: str) -> None:

@@ -3,7 +3,7 @@
 -- write privilege on any table of app (whatever issue added it) and execute no writing helper;
 -- the api functions that write check write permission themselves.
 begin;
-select plan(29);
+select plan(31);
 select tests.seed();
 
 -- Forged claims: a claim can never choose a role, nor broaden what a role sees.
@@ -160,6 +160,12 @@ select is_empty(
        where n.nspname = 'api' and p.provolatile = 'v' and not p.prosecdef $$,
     'every writing (volatile) api function is security definer: request roles cannot write the tables themselves'
 );
+select is_empty(
+    $$ select p.oid::regprocedure::text from pg_proc as p inner join pg_namespace as n on p.pronamespace = n.oid
+       where n.nspname in ('api', 'internal', 'auth') and p.prosecdef
+           and not coalesce(p.proconfig @> array['search_path=""'], false) $$,
+    'every security definer function pins an empty search_path'
+);
 -- A security invoker api function cannot reach the owner's helpers; catch it here, not in production.
 select is_empty(
     $$ select format('%s calls %s', f.oid::regprocedure, h.oid::regprocedure)
@@ -184,6 +190,7 @@ select is(
 select throws_ok($$ select api.append_events('w-1', null, '[{"index": 0, "seq": 1, "type": "log"}]') $$,
     'AD403', null, 'a viewer appends no event');
 reset role;
+select is_empty('select * from app.analyses', 'the viewer''s analyze stored nothing');
 select tests.authenticate_as_key('adk_test_a1');
 select lives_ok(
     $$ select api.store_analysis('w-1', null, tests.analysis(tests.finding('timeout', 't', 'T', 'slow')), 'analyze') $$,
