@@ -224,17 +224,20 @@ class SqlEvent(NamedTuple):
 def event_for_sql(event: EventIn, index: int) -> SqlEvent:
     """The event's columns, with its content hashed here rather than in SQL (cheaper per batch)."""
     ts: datetime | None = event.ts
-    canonical = canonical_json({
+    payload = canonical_json(event.payload)
+    # The payload is serialised once: its canonical bytes go into the content as they are (seqs fit
+    # in 64 bits, so only the payload can need the standard library's spelling).
+    canonical = orjson.dumps({
         "seq": event.seq,
         "type": event.type,
         "name": event.name,
         # One instant, one spelling: replays written with another UTC offset are still exact replays.
         "ts": ts.astimezone(UTC).isoformat() if ts is not None else None,
-        "payload": event.payload,
+        "payload": orjson.Fragment(payload),
         "parent_seq": event.parent_seq,
-    })
-    return SqlEvent(index, event.seq, event.idempotency_key, event.type, event.name, ts,
-                    canonical_json(event.payload).decode(), event.parent_seq, hashlib.sha256(canonical).digest())
+    }, option=orjson.OPT_SORT_KEYS)
+    return SqlEvent(index, event.seq, event.idempotency_key, event.type, event.name, ts, payload.decode(),
+                    event.parent_seq, hashlib.sha256(canonical).digest())
 
 
 def json_schema() -> dict[str, Any]:

@@ -12,6 +12,7 @@ Results go to stdout; record them in docs/benchmarks.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ CLIENTS = 4
 BATCH = 100
 BATCHES_PER_CLIENT = int(os.environ.get("BENCH_BATCHES", "60"))
 SINGLE_EVENTS = int(os.environ.get("BENCH_SINGLE", "400"))
+WARMUP_BATCHES = 5  # per client, before the clock, on sessions of their own
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -111,27 +113,27 @@ async def http_ingest(target: BenchTarget) -> tuple[float, CpuMeter]:
     headers = {"Authorization": f"Bearer {target.key}"}
     bodies = [[json.dumps({"events": batch}).encode() for batch in client_batches(i)] for i in range(CLIENTS)]
 
-    async def client(index: int) -> None:
-        trace = f"bench-http-{index}"
-        async with Http1Connection(host, int(port), headers) as http:
-            status, _ = await http.post_json("/api/traces", json.dumps({"id": trace}).encode())
-            assert status == 201
-            for body in bodies[index]:
-                status, answer = await http.post_json(f"/api/traces/{trace}/events", body)
-                assert status == 200 and json.loads(answer)["accepted"] == BATCH, answer
+    async def client(http: Http1Connection, trace: str, batches: list[bytes]) -> None:
+        status, _ = await http.post_json("/api/traces", json.dumps({"id": trace}).encode())
+        assert status == 201
+        for body in batches:
+            status, answer = await http.post_json(f"/api/traces/{trace}/events", body)
+            assert status == 200 and json.loads(answer)["accepted"] == BATCH, answer
 
-    async with CpuMeter(target, target.server_pid) as meter:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-        elapsed = time.perf_counter() - started
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(Http1Connection(host, int(port), headers))
+                       for _ in range(CLIENTS)]
+        # Warm up at the same concurrency: the pool grows to its working size, plans are cached.
+        await asyncio.gather(*(client(http, f"bench-warm-{i}", bodies[i][:WARMUP_BATCHES])
+                               for i, http in enumerate(connections)))
+        async with CpuMeter(target, target.server_pid) as meter:
+            started = time.perf_counter()
+            await asyncio.gather(*(client(http, f"bench-http-{i}", bodies[i]) for i, http in enumerate(connections)))
+            elapsed = time.perf_counter() - started
     return CLIENTS * BATCHES_PER_CLIENT * BATCH / elapsed, meter
 
 
 async def raw_insert(target: BenchTarget) -> tuple[float, CpuMeter]:
-    setup = await asyncpg.connect(target.database_url)
-    # The same shape: columns, defaults, checks, primary key and idempotency index (no RLS, no foreign key).
-    await setup.execute("create table public.raw_events (like app.events including all)")
-    await setup.close()
     rows = []
     for index in range(CLIENTS):
         client_rows = []
@@ -144,20 +146,21 @@ async def raw_insert(target: BenchTarget) -> tuple[float, CpuMeter]:
 
     conns = [await asyncpg.connect(target.database_url) for _ in range(CLIENTS)]
 
-    async def writer(index: int) -> None:
+    async def writer(index: int, trace: str, batches: list[Any]) -> None:
         conn = conns[index]
-        for seqs, keys, types, payloads, hashes in rows[index]:
+        for seqs, keys, types, payloads, hashes in batches:
             await conn.execute(
                 "insert into public.raw_events (workspace_id, project_id, trace_id, seq, idempotency_key, type,"
                 " payload, content_hash) select $1, $2, $3, u.seq, u.key, u.type, u.payload::jsonb, u.hash"
                 " from unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[])"
                 " as u (seq, key, type, payload, hash)",
-                target.workspace_id, target.project_id, f"raw-{index}", seqs, keys, types, payloads, hashes,
+                target.workspace_id, target.project_id, trace, seqs, keys, types, payloads, hashes,
             )
 
+    await asyncio.gather(*(writer(i, f"raw-warm-{i}", rows[i][:WARMUP_BATCHES]) for i in range(CLIENTS)))
     async with CpuMeter(target, None) as meter:
         started = time.perf_counter()
-        await asyncio.gather(*(writer(i) for i in range(CLIENTS)))
+        await asyncio.gather(*(writer(i, f"raw-{i}", rows[i]) for i in range(CLIENTS)))
         elapsed = time.perf_counter() - started
     for conn in conns:
         await conn.close()
@@ -178,9 +181,23 @@ def single_event_latency(target: BenchTarget) -> tuple[float, float]:
     return percentile(timings, 0.5), percentile(timings, 0.99)
 
 
+async def settle_tables(target: BenchTarget) -> None:
+    """The raw table, and no autovacuum on the written tables: a background ANALYZE would land in one
+    phase (the longer HTTP one), not both."""
+    conn = await asyncpg.connect(target.database_url)
+    try:
+        # The same shape: columns, defaults, checks, primary key and idempotency index (no RLS, no foreign key).
+        await conn.execute("create table public.raw_events (like app.events including all)")
+        for table in ("app.events", "app.stream_messages", "app.trace_sessions", "public.raw_events"):
+            await conn.execute(f"alter table {table} set (autovacuum_enabled = off)")
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     sizes = [len(json.dumps(event)) for batch in client_batches(0) for event in batch]
     with bench_target() as target:
+        asyncio.run(settle_tables(target))
         http_rate, http_cpu = asyncio.run(http_ingest(target))
         raw_rate, raw_cpu = asyncio.run(raw_insert(target))
         p50, p99 = single_event_latency(target)

@@ -151,3 +151,12 @@ def test_deleting_a_project_deletes_its_sessions_events(client: httpx.Client, da
             await conn.close()
 
     assert asyncio.run(delete_project()) == 0
+
+
+def test_payloads_with_integers_beyond_64_bits_are_stored_and_replayed(client: httpx.Client, tenant: Tenant) -> None:
+    assert client.post("/api/traces", json={"id": "huge-1"}, headers=tenant.key()).status_code == 201
+    event = {"seq": 0, "type": "custom.counter", "payload": {"value": 2**70, "nested": [{"n": -(2**80)}]}}
+    assert client.post("/api/traces/huge-1/events", json=event, headers=tenant.key()).status_code == 201
+    assert client.post("/api/traces/huge-1/events", json=event, headers=tenant.key()).status_code == 200
+    stored = client.get("/api/traces/huge-1/events", headers=tenant.key()).json()["events"]
+    assert [e["payload"] for e in stored] == [event["payload"]]
