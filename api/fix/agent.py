@@ -53,10 +53,11 @@ class FixAgent:
         repository_settings = s.repositories.get(project_id)
         return ModelRunner(model, self._repository(repository_settings), repository_settings, s)
 
-    async def run(self, runner: FixAgentRunner, context: FixContext) -> FixOutcome:
+    async def run(self, runner: FixAgentRunner, context: FixContext, request_started: float) -> FixOutcome:
+        """The runner's outcome, by the budget counted from `request_started` (event-loop time)."""
         started = time.monotonic()
         budget = max(0.5, self.settings.budget_seconds - FINISH_RESERVE_SECONDS)
-        deadline = asyncio.get_running_loop().time() + budget
+        deadline = request_started + budget
         try:
             async with asyncio.timeout_at(deadline):
                 outcome = await runner.run(context, deadline)

@@ -6,6 +6,7 @@ concurrency limit, context) and finish (outcome, audit, stream).
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from api.routes.incidents import incident_id_of
 
 
 async def dispatch_fix_agent(request: Request) -> Response:
+    request_started = asyncio.get_running_loop().time()  # the budget covers the whole request
     identity = await authorize(request)
     if identity.kind == "key":
         # Before the body, like PATCH: SQL grants refuse keys too.
@@ -36,7 +38,7 @@ async def dispatch_fix_agent(request: Request) -> Response:
         agent.settings.concurrency_per_workspace, round(agent.settings.budget_seconds * 1000), readonly=False,
     )
     context = FixContext.from_json(json.loads(started))
-    outcome = await agent.run(agent.runner_for(context.incident["project_id"]), context)
+    outcome = await agent.run(agent.runner_for(context.incident["project_id"]), context, request_started)
     finished = await db.call(identity, "select api.finish_fix_run($1, $2::jsonb)", context.fix_run_id,
                              json.dumps(outcome.as_json()), readonly=False)
     return json_text(finished, status=201)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from api.app import create_app
 from api.config import Settings
@@ -31,7 +32,8 @@ from tests.support.server import RunningServer
 from tests.support.tenants import Tenant, make_tenant
 
 MODEL_KEY = "model-key-" + "k" * 30
-BUDGET_SECONDS = 3.0
+BUDGET_SECONDS = 30.0  # generous: git and the checks run on a loaded, shared machine
+TIGHT_BUDGET_SECONDS = 3.0  # for the timeout test's own server
 HANG = [sys.executable, "-c", "import time; print('working', flush=True); time.sleep(60)"]
 # The repository's test, run by the check command; it also proves the environment is scrubbed.
 CHECK = [sys.executable, "-c", (
@@ -47,6 +49,8 @@ class Setup:
     script: ChatScript
     repo: Path
     base_sha: str
+    tight: httpx.Client  # the same, with a budget of TIGHT_BUDGET_SECONDS
+    last_elapsed: float = 0.0
 
 
 @pytest.fixture(scope="module")
@@ -65,21 +69,30 @@ def model_setup(database_url: str, settings: Settings, tmp_path_factory: pytest.
     })
     script = ChatScript()
     with RunningServer(chat_completions_app(script)) as model:
-        app = create_app(settings_for(database_url, AGENTDECK_FIX_MODEL_BASE_URL=model.base_url + "/v1",
-                                      AGENTDECK_FIX_MODEL="fixer-1", AGENTDECK_FIX_MODEL_API_KEY=MODEL_KEY,
-                                      AGENTDECK_FIX_REPOSITORIES=repositories,
-                                      AGENTDECK_FIX_BUDGET_SECONDS=str(BUDGET_SECONDS),
-                                      AGENTDECK_FIX_MAX_DIFF_BYTES="20000"), database_url)
-        with RunningServer(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
-            yield Setup(client, tenant, script, repo, base_sha)
+        def app(budget: float) -> Starlette:
+            return create_app(settings_for(database_url, AGENTDECK_FIX_MODEL_BASE_URL=model.base_url + "/v1",
+                                           AGENTDECK_FIX_MODEL="fixer-1", AGENTDECK_FIX_MODEL_API_KEY=MODEL_KEY,
+                                           AGENTDECK_FIX_REPOSITORIES=repositories,
+                                           AGENTDECK_FIX_BUDGET_SECONDS=str(budget),
+                                           AGENTDECK_FIX_MAX_DIFF_BYTES="20000"), database_url)
+
+        with (RunningServer(app(BUDGET_SECONDS)) as server, RunningServer(app(TIGHT_BUDGET_SECONDS)) as tight,
+              httpx.Client(base_url=server.base_url, timeout=60) as client,
+              httpx.Client(base_url=tight.base_url, timeout=60) as tight_client):
+            yield Setup(client, tenant, script, repo, base_sha, tight_client)
 
 
-def _fix(setup: Setup, trace_id: str, content: str, project_index: int = 0, status: int = 200) -> dict[str, object]:
+def _fix(setup: Setup, trace_id: str, content: str, project_index: int = 0, status: int = 200,
+         tight: bool = False) -> dict[str, object]:
     setup.script.content, setup.script.status = content, status
     setup.script.requests.clear()
     failing_session(setup.client, setup.tenant, trace_id, project_index)
     incident = incident_of(setup.client, setup.tenant, trace_id)
-    response = setup.client.post(f"/api/incidents/{incident['id']}/fix-agent", headers=setup.tenant.user("member"))
+    member = setup.tenant.user("member")
+    started = time.monotonic()
+    response = (setup.tight if tight else setup.client).post(f"/api/incidents/{incident['id']}/fix-agent",
+                                                             headers=member)
+    setup.last_elapsed = time.monotonic() - started
     assert response.status_code == 201, response.text
     run: dict[str, object] = response.json()
     return run
@@ -149,17 +162,13 @@ def test_a_model_slower_than_the_budget_is_a_timeout_within_the_budget(model_set
     release = threading.Event()
     model_setup.script.stall = release
     try:
-        started = time.monotonic()
-        run = _fix(model_setup, "fm-slow", _answer(fixing_diff(model_setup.repo)))
-        elapsed = time.monotonic() - started
+        run = _fix(model_setup, "fm-slow", _answer(fixing_diff(model_setup.repo)), tight=True)
     finally:
         model_setup.script.stall = None
         release.set()
     assert run["fallback"]["label"] == "timeout", run  # type: ignore[index]
-    assert run["base_sha"] == model_setup.base_sha
-    # The request, including making the session and its incident, answered within the budget (plus slack
-    # for the fixture's own calls on a loaded machine).
-    assert elapsed < BUDGET_SECONDS + 2.0
+    assert model_setup.script.requests, "the model was asked (and stalled)"
+    assert model_setup.last_elapsed < TIGHT_BUDGET_SECONDS + 0.5, "answered within the budget"
 
 
 def test_a_busy_workspace_answers_429_with_retry_after(model_setup: Setup) -> None:
