@@ -1,10 +1,12 @@
 """code_execution_error — code the agent ran crashed (a stack trace) or exited non-zero.
 
-Rule: a tool.result whose output (or error) holds a stack trace — Python `Traceback (most recent
-call last)`, smolagents "Code execution failed ... due to", JavaScript `at f (file:1:2)` frames, Java
-`Exception in thread`, Go and Rust panics — or whose `exit_code` is non-zero, not followed by a
-clean result of the same tool (status ok, no trace, exit code 0 or absent) nor by the session's
-success.
+Rule: a tool.result (or an executor's turn in a group chat) whose output or error holds a stack
+trace — Python `Traceback (most recent call last)`, smolagents "Code execution failed ... due to",
+JavaScript `at f (file:1:2)` frames, Java `Exception in thread`, Go and Rust panics — or whose exit
+code is non-zero (`exit_code`, or AutoGen's `exitcode: 1 (execution failed)`); recovered by a later
+clean result of the same tool (status ok, no trace, exit code 0 or absent). Cause: the turn that
+wrote the code (the call's decision; in a group chat, the latest turn of another agent with a
+code block).
 - STRONG: a stack trace with a recognisable exception type.
 - MEDIUM: a stack trace without one.
 - WEAK: a non-zero exit code alone (grep exiting 1 is not always a crash).
@@ -21,7 +23,7 @@ class CodeExecutionError(SiteDetector):
     label = "code_execution_error"
 
     def match(self, site: ErrorSite) -> Match | None:
-        if site.source != "tool.result":
+        if not site.channel.startswith("tool:"):
             return None
         summary = "code execution failed"
         if site.traceback is not None:

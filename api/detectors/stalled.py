@@ -4,11 +4,10 @@ Rule: consecutive browser.action events whose page digest (screenshot_digest and
 equals the page before them — every digest both sides carry is equal — for at least
 `MIN_UNCHANGED` actions in a row. A navigation, or an action that changes a digest, breaks the run;
 actions without digests are ignored.
-- critical seq: the first action that left the page unchanged.
+- critical seq: the first action that left the page unchanged; cause: the decision behind it.
 - confidence: WEAK at 3 unchanged actions, MEDIUM from 5, STRONG from 8 — while the stall lasts
   to the end of the trace. A stall the page later came out of is reported at WEAK and is not
-  decisive.
-A successful session clears the finding.
+  decisive. In a session that claims success, a stall is at most WEAK.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ MIN_UNCHANGED = 3
 @dataclass(slots=True)
 class _Stall:
     start_seq: int
+    cause_seq: int
     unchanged: int
     seqs: list[int] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
@@ -51,19 +51,17 @@ class Stalled(Detector):
         if after is None:
             return
         if self._page is not None and same_page(self._page, after):
-            self._extend_run(event)
+            self._extend_run(event, observation.cause)
         else:
             self._break_run()
         self._page = after
 
     def findings(self, end: SessionEnd) -> list[Finding]:
-        if end.succeeded:
-            return []
         stall = self._latest if self._latest is not None and not self._latest.ended else self._first
         if stall is None:
             return []
         count = stall.unchanged
-        confidence = WEAK if stall.ended else STRONG if count >= 8 else MEDIUM if count >= 5 else WEAK
+        confidence = WEAK if stall.ended or end.succeeded else STRONG if count >= 8 else MEDIUM if count >= 5 else WEAK
         return [
             Finding(
                 label=self.label,
@@ -74,14 +72,15 @@ class Stalled(Detector):
                 signature=Signature(tool=None, error_type=None, message="browser state unchanged across actions"),
                 reason=f"page unchanged across {count} browser actions from seq {stall.start_seq}"
                 + (" (it later changed)" if stall.ended else ""),
-                decisive=not stall.ended,
+                cause_seq=stall.cause_seq,
+                ended=stall.ended,
             )
         ]
 
-    def _extend_run(self, event: Event) -> None:
+    def _extend_run(self, event: Event, cause: int) -> None:
         run = self._run
         if run is None:
-            run = self._run = _Stall(start_seq=event.seq, unchanged=0)
+            run = self._run = _Stall(start_seq=event.seq, cause_seq=cause, unchanged=0)
         run.unchanged += 1
         if len(run.seqs) < EVIDENCE_SEQS:
             run.seqs.append(event.seq)

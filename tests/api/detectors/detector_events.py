@@ -63,11 +63,20 @@ class Session:
         return self.add("assertion", {"passed": passed, **payload})
 
     def labels(self) -> dict[str, dict[str, Any]]:
+        """The unrecovered findings, the first of each label."""
         return labels_of(self.events)
+
+    def recovered(self) -> dict[str, dict[str, Any]]:
+        """The recovered findings, the first of each label."""
+        return labels_of(self.events, recovered=True)
 
     def analysis(self) -> dict[str, Any]:
         return analyze(self.events)
 
 
-def labels_of(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {entry["label"]: entry for entry in analyze(events)["labels"]}
+def labels_of(events: list[dict[str, Any]], recovered: bool = False) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for entry in analyze(events)["labels"]:
+        if entry["recovered"] is recovered:
+            found.setdefault(entry["label"], entry)
+    return found
