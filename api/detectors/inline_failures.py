@@ -88,9 +88,12 @@ _HEADER = re.compile(
 )
 
 
+_AGENT_FAILURE = re.compile(r"\s*(?:web surfing error\b|traceback \(most recent call last\):)", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class InlineFailure:
-    kind: str  # exit_status | error_page | parse_complaint | error_text
+    kind: str  # exit_status | error_page | parse_complaint | error_text | agent_error
     message: str  # the line that says so
     exit_code: int | None = None
     status: int | None = None
@@ -115,6 +118,13 @@ def failure_in_output(text: str) -> InlineFailure | None:
     if _ERROR_LINE.search(first):
         return InlineFailure("error_text", first)
     return None
+
+
+def failure_in_agent_report(text: str) -> InlineFailure | None:
+    """An agent turn that opens by reporting its own failure: Magentic-One's web surfer answers
+    `Web surfing error:` and the traceback when a browser action raises."""
+    found = _AGENT_FAILURE.match(text[:200])
+    return InlineFailure("agent_error", _first_line(text)) if found else None
 
 
 def failure_in_page_report(text: str) -> InlineFailure | None:

@@ -13,7 +13,8 @@ by the next clean output of that tool or report of that agent.
 - MEDIUM: a navigation error message; a missing element by message ("element ... does not
   exist", "no node found for selector", "waiting for locator").
 - WEAK: any other failed browser action.
-- Error pages: MEDIUM (the page says so in its title or first lines).
+- Error pages: MEDIUM (the page says so in its title or first lines); a web agent's turn that
+  reports its own failure (Magentic-One's `Web surfing error:` with the traceback): MEDIUM.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class NavigationError(SiteDetector):
     def match(self, site: ErrorSite) -> Match | None:
         if site.inline == "error_page":
             return self.site_match(site, MEDIUM, "error_page", site.message, "an error page came back as content")
+        if site.inline == "agent_error":
+            return self.site_match(site, MEDIUM, "agent_error", site.message, "the web agent's action failed")
         if site.channel not in ("navigation", "browser"):
             return None
         if site.source == "browser.navigation" or site.channel == "navigation":

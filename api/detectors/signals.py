@@ -54,6 +54,7 @@ from api.detectors.inline_failures import (
     PARSE_COMPLAINT,
     InlineFailure,
     executor_exit_code,
+    failure_in_agent_report,
     failure_in_output,
     failure_in_page_report,
 )
@@ -338,12 +339,14 @@ class SignalExtractor:
             return self._executor_output(event, agent, text, self._author_for(agent))
         self._turns.append(_Turn(event.seq, agent, _CODE_BLOCK in text or bool(payload.get("tool_calls"))))
         self._link(event.seq, "llm", None, event.seq)
-        page = failure_in_page_report(text) if text else None
+        page = (failure_in_agent_report(text) or failure_in_page_report(text)) if text else None
         if page is None:
             return Observation(event, recovers=("llm", f"page:{agent}"), cause_seq=event.seq)
+        traceback = find_traceback(text) if page.kind == "agent_error" else None
         site = ErrorSite.reported(
-            event, f"page:{agent}", None, page.message, status=None, tool=agent, failed=False,
-            cause_seq=event.seq, inline=page.kind,
+            event, f"page:{agent}", None, (_traceback_line(traceback) if traceback else None) or page.message,
+            error_type=traceback.exception_type if traceback else None, status=None, tool=agent, failed=False,
+            traceback=traceback, cause_seq=event.seq, inline=page.kind,
         )  # fmt: skip
         return Observation(event, site=site, recovers=("llm",), cause_seq=event.seq)
 

@@ -185,11 +185,13 @@ class MagenticOne(Run):
         return self.say("Orchestrator (thought)", f"Initial plan:\n\nWe are working to address the following user "
                         f"request.\n\nHere is the plan to follow as best as possible:\n\n{plan}")
 
-    def ask(self, agent: str, instruction: str) -> int:
-        self.say("Orchestrator (thought)", json.dumps({
+    def ask(self, agent: str, instruction: str, progress: bool = True) -> int:
+        """The progress ledger, then the instruction (returned)."""
+        self.say("Orchestrator (thought)", "Updated Ledger:\n" + json.dumps({
             "is_request_satisfied": {"reason": "Not yet.", "answer": False},
             "is_in_loop": {"reason": "No repetition so far.", "answer": False},
-            "is_progress_being_made": {"reason": "Gathering information.", "answer": True},
+            "is_progress_being_made": {"reason": "Gathering information." if progress else
+                                       "The last answer did not contain the figure.", "answer": progress},
             "next_speaker": {"reason": f"{agent} is needed next.", "answer": agent},
             "instruction_or_question": {"reason": "Next step of the plan.", "answer": instruction},
         }, indent=2))
@@ -727,6 +729,38 @@ def magentic_one_runs() -> list[Run]:
     r.near_miss += ["navigation_error", "auth_error", "not_found", "code_execution_error", "tool_error",
                     "unexplained_failure"]
     r.end("success")
+    runs.append(r)
+
+    r = MagenticOne("web_surfing_timeout_retried", "The surfer's click times out; the retry works.",
+                    "What is the opening paragraph of the Python tutorial?")
+    r.plan("- WebSurfer opens docs.python.org.")
+    r.ask("WebSurfer", "Open https://docs.python.org/3/tutorial/ and read the first paragraph.")
+    failed = r.say("WebSurfer", "Web surfing error:\n\nTraceback (most recent call last):\n  File \"/app/"
+                   "multimodal_web_surfer.py\", line 238, in _generate_reply\n    await self._page.goto(url)\n"
+                   "playwright._impl._errors.TimeoutError: Timeout 30000ms exceeded.")
+    r.ask("WebSurfer", "Please try again.")
+    r.surf("I typed 'https://docs.python.org/3/tutorial/' into the browser address bar.", "The Python Tutorial",
+           "https://docs.python.org/3/tutorial/", "Python is an easy to learn, powerful programming language.")
+    r.mistake(["navigation_error", "timeout"], failed, failed, recovered=True)
+    r.answer("Python is an easy to learn, powerful programming language.")
+    r.end("success")
+    runs.append(r)
+
+    r = MagenticOne("no_progress_then_replan", "The orchestrator's ledger says no progress twice, then replans.",
+                    "What was the GDP of Malta in 2019 in USD according to the World Bank?")
+    r.plan("- WebSurfer searches the World Bank site.")
+    r.ask("WebSurfer", "Search the World Bank for Malta GDP 2019.")
+    judged = r.surf("I typed 'Malta GDP 2019' into the search bar.", "Malta - Data", "https://data.worldbank.org/"
+                    "country/malta", "Malta: population, CO2 emissions, life expectancy.")
+    stuck = r.ask("WebSurfer", "Open the GDP indicator page for Malta.", progress=False) - 1
+    r.mistake(["stalled"], judged, stuck)
+    again = r.surf("I clicked 'Indicators'.", "Indicators - Malta", "https://data.worldbank.org/country/malta/"
+                   "indicators", "Browse by topic: Health, Education, Environment.")
+    r.ask("WebSurfer", "Scroll to the economy section.", progress=False)
+    replan = r.say("Orchestrator (thought)", "Stalled.... Replanning...")
+    r.mistake(["stalled"], again, replan)
+    r.answer("15 billion")
+    r.end("failure")
     runs.append(r)
 
     r = MagenticOne("misread_page_no_error", "No error anywhere: the surfer misreads the table; the answer is wrong.",
