@@ -64,6 +64,7 @@ PARENT_WINDOW = 4096
 RECENT_TURNS = 16  # agent turns searched back for the author of an executor's input
 _AGENT_SUFFIX = re.compile(r"\s*\((?:thought|->[^)]*|termination condition)\)\s*$")
 _CODE_BLOCK = "```"
+_CODE_FAILED = "Code execution failed"
 FAILED_OUTCOMES = frozenset({"failure", "error"})
 _OUTPUT_TEXT_KEYS = ("stderr", "stdout", "output", "result", "error", "traceback", "text")
 _EXIT_CODE_KEYS = ("exit_code", "returncode", "exit_status", "exitCode")
@@ -403,15 +404,18 @@ class SignalExtractor:
             (s for key in ("status", "status_code", "code") if (s := http_status(payload.get(key))) is not None), None
         )
         message = str_of(payload.get("message")) or ""
+        # smolagents reports a crash of the agent's code as an error of the step, not of a tool result.
+        ran_code = find_traceback(message) if _CODE_FAILED in message else None
         site = ErrorSite.reported(
             event,
             channel,
             None,
             message,
-            error_type=str_of(payload.get("type")),
+            error_type=str_of(payload.get("type")) or (ran_code.exception_type if ran_code else None),
             code=scalar_text(payload.get("code")),
             status=status,
             tool=tool,
+            traceback=ran_code,
             cause_seq=cause,
             inline="parse_complaint" if PARSE_COMPLAINT.search(message[:1200]) else None,
         )

@@ -39,8 +39,10 @@ class Session:
         self.call(tool, arguments)
         return self.ok(tool, output)
 
-    def llm(self, **payload: Any) -> int:
-        return self.add("llm.response", {"model": "gpt-4o", "usage": {"input_tokens": 10}, **payload})
+    def llm(self, name: str | None = None, **payload: Any) -> int:
+        """A model turn; `name` is the speaking agent in a multi-agent transcript."""
+        speaker = {} if name is None else {"name": name}
+        return self.add("llm.response", {"model": "gpt-4o", "usage": {"input_tokens": 10}, **payload}, **speaker)
 
     def answer(self, content: str = "Here is the answer.") -> int:
         return self.llm(content=content, finish_reason="stop")
