@@ -45,6 +45,7 @@ _PAGE_REPORT = re.compile(
     r"|metadata was extracted from the webpage",
     re.IGNORECASE | re.MULTILINE,
 )
+_PAGE_MARKERS = ("creenshot of", "iewport", "Title:", "Address:", "OCR", "metadata was")
 _PAGE_TITLE = re.compile(r"screenshot of \[(?P<a>[^\]\r\n]{0,200})\]|^Title:[ \t]*(?P<b>[^\r\n]{0,200})", re.MULTILINE)
 _PAGE_TEXT = re.compile(r"(?:has detected the following text:|=====+)\s*", re.IGNORECASE)
 _ERROR_PAGE = re.compile(
@@ -62,6 +63,7 @@ _STATUS_WORDS = {
     "not found": 404, "access denied": 403, "page not found": 404,
 }  # fmt: skip
 
+# Matched against lower-cased text (faster than IGNORECASE over every ok output).
 PARSE_COMPLAINT = re.compile(
     r"error in code parsing|regex pattern[^\r\n]{0,80}was not found|your code snippet is invalid"
     r"|could not parse (?:llm |model )?output|invalid format:\s*missing"
@@ -70,9 +72,19 @@ PARSE_COMPLAINT = re.compile(
     r"|no (?:valid )?code (?:block|blob|snippet)s? (?:was |were )?found|missing (?:required )?closing tag"
     r"|invalid json (?:in|for) (?:the )?tool call"
     r"|output(?:ted)? (?:was|is) not (?:in )?(?:valid|the expected) (?:json|format)"
-    r"|OutputParserException|AgentParsingError",
-    re.IGNORECASE,
+    r"|outputparserexception|agentparsingerror"
 )
+_PARSE_WORDS = ("pars", "pattern", "snippet", "code b", "closing tag", "json", "format")
+
+
+def parse_complaint(text: str) -> re.Match[str] | None:
+    """A framework's complaint that it could not parse the model's output, in `text`'s head."""
+    head = text[:_HEAD].lower()
+    if not any(word in head for word in _PARSE_WORDS):
+        return None
+    return PARSE_COMPLAINT.search(head)
+
+
 _ERROR_LINE = re.compile(
     r"^\W{0,3}(?:error|exception|failed|failure|fatal)\b\s*[:!-]"
     r"|error (?:executing|when executing|in|while calling|calling) tool|error in tool call|error fetching"
@@ -101,14 +113,17 @@ class InlineFailure:
 
 def executor_exit_code(text: str) -> int | None:
     """The exit code of an executor's `exitcode: N (...)` status line, if the text starts with one."""
-    found = _EXIT_STATUS.match(text[:200])
+    head = text[:200]
+    if "exit" not in head:  # both shapes say "exitcode" / "exited"; cheap before the regex
+        return None
+    found = _EXIT_STATUS.match(head)
     return int(found.group(1) or found.group(2)) if found else None
 
 
 def failure_in_output(text: str) -> InlineFailure | None:
     """A failure reported inside a tool's ok output (an exit status is read by `executor_exit_code`)."""
     head = text[:_HEAD]
-    complaint = PARSE_COMPLAINT.search(head)
+    complaint = parse_complaint(head)
     if complaint is not None:
         return InlineFailure("parse_complaint", _line_at(head, complaint.start()))
     first = _first_line(head)
@@ -123,14 +138,17 @@ def failure_in_output(text: str) -> InlineFailure | None:
 def failure_in_agent_report(text: str) -> InlineFailure | None:
     """An agent turn that opens by reporting its own failure: Magentic-One's web surfer answers
     `Web surfing error:` and the traceback when a browser action raises."""
-    found = _AGENT_FAILURE.match(text[:200])
+    head = text[:200]
+    if "rror" not in head and "raceback" not in head:
+        return None
+    found = _AGENT_FAILURE.match(head)
     return InlineFailure("agent_error", _first_line(text)) if found else None
 
 
 def failure_in_page_report(text: str) -> InlineFailure | None:
     """An error page in an agent's report of the page it is on (only when the text is such a report)."""
     head = text[: _HEAD * 2]
-    if not _PAGE_REPORT.search(head):
+    if not any(marker in head for marker in _PAGE_MARKERS) or not _PAGE_REPORT.search(head):
         return None
     title = _PAGE_TITLE.search(head)
     if title is not None:

@@ -54,6 +54,11 @@ class PendingMatches:
             site.recovered_by, site.current = None, match
             self._open.setdefault(channel, []).append(key)
 
+    @property
+    def waiting(self) -> bool:
+        """Whether any site is open (a recovery can change something)."""
+        return bool(self._open)
+
     def clear(self, channel: str, seq: int) -> None:
         """A recovery at `seq` on `channel`: its open sites are recovered."""
         if not self._open:

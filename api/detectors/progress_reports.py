@@ -22,7 +22,10 @@ _NOTICE = re.compile(r"stalled\.{2,}\s*replanning|replan counter exceeded|we are
 def progress_report(text: str) -> tuple[bool, str] | None:
     """(stuck, what says so) when `text` is a progress report; None when it is not one."""
     if "is_progress_being_made" not in text and "is_in_loop" not in text:
-        notice = _NOTICE.search(text[:300])
+        head = text[:300]
+        if "talled" not in head and "eplan" not in head and "progress" not in head:  # cheap before the regex
+            return None
+        notice = _NOTICE.search(head)
         return (True, notice.group(0)) if notice else None
     ledger = _ledger(text)
     if ledger is None:

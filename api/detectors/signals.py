@@ -51,12 +51,12 @@ from api.detectors.events import (
     str_of,
 )
 from api.detectors.inline_failures import (
-    PARSE_COMPLAINT,
     InlineFailure,
     executor_exit_code,
     failure_in_agent_report,
     failure_in_output,
     failure_in_page_report,
+    parse_complaint,
 )
 from api.detectors.tracebacks import Traceback, find_traceback
 
@@ -417,7 +417,7 @@ class SignalExtractor:
             tool=tool,
             traceback=ran_code,
             cause_seq=cause,
-            inline="parse_complaint" if PARSE_COMPLAINT.search(message[:1200]) else None,
+            inline="parse_complaint" if parse_complaint(message) else None,
         )
         return Observation(event, site=site, cause_seq=cause)
 
@@ -450,8 +450,8 @@ class SignalExtractor:
 def agent_of(event: Event) -> str | None:
     """The speaking agent: the event's `name` without a role suffix (`Orchestrator (thought)` → Orchestrator)."""
     name = event.name
-    if name is None:
-        return None
+    if name is None or "(" not in name:
+        return name
     return _AGENT_SUFFIX.sub("", name) or name
 
 

@@ -29,8 +29,9 @@ class SiteDetector(Detector):
         self._pending = PendingMatches()
 
     def observe(self, observation: Observation) -> None:
-        for channel in observation.recovers:
-            self._pending.clear(channel, observation.event.seq)
+        if self._pending.waiting:  # most events recover something; only open sites care
+            for channel in observation.recovers:
+                self._pending.clear(channel, observation.event.seq)
         site = observation.site
         if site is not None:
             match = self.match(site)
