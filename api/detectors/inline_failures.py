@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 _HEAD = 1200  # where a framework's complaint or a tool's error line is
 _TITLE = 300  # an error page says so in its title and first lines, not deep in its body
+_TITLE_LINE = 120
+_CODE_CHARS = re.compile(r"[=(){};\t]|\.py:|\.js:")
 
 # AutoGen's executors: `exitcode: 1 (execution failed)`; Magentic-One's ComputerTerminal: `The script
 # ran, then exited with an error (POSIX exit code: 1)`.
@@ -123,11 +125,15 @@ def executor_exit_code(text: str) -> int | None:
 def failure_in_output(text: str) -> InlineFailure | None:
     """A failure reported inside a tool's ok output (an exit status is read by `executor_exit_code`)."""
     head = text[:_HEAD]
-    complaint = parse_complaint(head)
+    # A complaint is the observation itself, said at the start of a line — not a quote inside a file.
+    complaint = parse_complaint(head[:_TITLE])
     if complaint is not None:
-        return InlineFailure("parse_complaint", _line_at(head, complaint.start()))
+        before = head[head.rfind("\n", 0, complaint.start()) + 1 : complaint.start()]
+        if len(before) <= 16 and not _CODE_CHARS.search(before):
+            return InlineFailure("parse_complaint", _line_at(head, complaint.start()))
     first = _first_line(head)
-    page = error_page(first[:_TITLE])  # a page's title: search results listing "HTTP 404" pages are not one
+    # A page's title: not search results listing "HTTP 404" pages, nor a code line quoting "Access denied".
+    page = error_page(first) if len(first) <= _TITLE_LINE and not _CODE_CHARS.search(first) else None
     if page is not None:
         return page
     if _ERROR_LINE.search(first):

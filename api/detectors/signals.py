@@ -293,7 +293,8 @@ class SignalExtractor:
         nonzero_exit = exit_code is not None and exit_code != 0
         inline: InlineFailure | None = None
         if not (failed or traceback or nonzero_exit):
-            inline = next((f for f in map(failure_in_output, output_texts) if f is not None), None)
+            # The output's own first line, else (a text browser's `Address: …\nTitle: …` page) its title.
+            inline = next((f for f in map(_failure_in_ok_output, output_texts) if f is not None), None)
             if inline is None:
                 if self._final_calls and str_of(payload.get("call_id")) in self._final_calls:
                     return Observation(event, cause_seq=cause)
@@ -314,7 +315,7 @@ class SignalExtractor:
             failed=failed,
             exit_code=exit_code,
             traceback=traceback,
-            detail=output_texts[0][-OUTPUT_TAIL:] if failed and output_texts else None,
+            detail=(output_texts[0][-OUTPUT_TAIL:] if failed and output_texts else None) or _page_status(inline),
             cause_seq=cause,
             inline=inline.kind if inline else ("exit_status" if nonzero_exit and not traceback else None),
         )
@@ -347,7 +348,7 @@ class SignalExtractor:
         site = ErrorSite.reported(
             event, f"page:{agent}", None, (_traceback_line(traceback) if traceback else None) or page.message,
             error_type=traceback.exception_type if traceback else None, status=None, tool=agent, failed=False,
-            traceback=traceback, cause_seq=event.seq, inline=page.kind,
+            traceback=traceback, detail=_page_status(page), cause_seq=event.seq, inline=page.kind,
         )  # fmt: skip
         return Observation(event, site=site, recovers=("llm",), cause_seq=event.seq)
 
@@ -466,6 +467,15 @@ def same_page(before: tuple[str | None, str | None], after: tuple[str | None, st
     """Unchanged when every digest both sides carry is equal (and they share at least one)."""
     shared = [(b, a) for b, a in zip(before, after, strict=True) if b is not None and a is not None]
     return bool(shared) and all(b == a for b, a in shared)
+
+
+def _page_status(failure: InlineFailure | None) -> str | None:
+    """The status an error page states, written the way the cause rules read a status in a message."""
+    return f"HTTP {failure.status}" if failure is not None and failure.status is not None else None
+
+
+def _failure_in_ok_output(text: str) -> InlineFailure | None:
+    return failure_in_output(text) or failure_in_page_report(text)
 
 
 def gives_up(tool: str | None, arguments: object) -> bool:

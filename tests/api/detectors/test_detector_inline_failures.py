@@ -82,3 +82,16 @@ def test_a_final_answer_does_not_recover_the_error_before_it() -> None:
     analysis = s.analysis()
     assert {e["label"] for e in analysis["labels"] if not e["recovered"]} == {"code_execution_error", "tool_error"}
     assert analysis["verdict"] == "succeeded_with_errors"
+
+
+def test_code_quoting_error_pages_or_parse_errors_is_not_a_failure() -> None:
+    grep = ("auth/views.py:12:    raise PermissionDenied('Access denied')\n"
+            "agents/output.py:40:    raise OutputParserException(f'Could not parse LLM output: {text}')")
+    assert _labels_of_ok_output(grep) == {}
+    assert _labels_of_ok_output("   1\tdef not_found(request):  # 404 Not Found handler\n   2\t    ...") == {}
+
+
+def test_text_browser_page_titled_as_an_error_is_a_navigation_error() -> None:
+    labels = _labels_of_ok_output("Address: https://en.wikipedia.org/wiki/Nope\nTitle: Error 404\nViewport position: "
+                                  "Showing page 1 of 1.\n=======================\n## Error 404\n\nFile not found")
+    assert set(labels) == {"navigation_error", "not_found"}
