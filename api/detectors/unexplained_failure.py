@@ -6,14 +6,15 @@ finding (an unrecovered error, a failed assertion, a loop or stall still running
   event), where the failure showed; session.end itself when there is none.
 - cause: the cause of the earliest failure the agent recovered from (it cost a step, and with
   nothing else wrong it is the best-evidenced mistake); with none, the run's first decision (the
-  plan every later step followed); with no decision, the critical seq.
+  plan every later step followed; a turn named `human`/`user` states the task and is not one); with
+  no decision, the critical seq.
 - confidence: MEDIUM when session.end carries an `error` or a `reason` (there is a stated cause
   we could not classify), WEAK when it carries neither.
 """
 
 from __future__ import annotations
 
-from api.detectors.events import error_info, shorten, str_of
+from api.detectors.events import Event, error_info, shorten, str_of
 from api.detectors.finding import MEDIUM, WEAK, Detector, Finding, SessionEnd, Signature
 from api.detectors.signals import Observation
 
@@ -29,6 +30,16 @@ STEP_TYPES = frozenset(
         "assertion",
     }
 )
+
+
+_TASK_GIVERS = frozenset({"human", "user"})
+
+
+def _is_decision(event: Event) -> bool:
+    """An agent's turn: an ok llm.response not spoken by the task giver (a transcript's `human` request)."""
+    if event.type != "llm.response" or event.payload.get("error"):
+        return False
+    return (event.name or "").lower() not in _TASK_GIVERS
 
 
 class UnexplainedFailure(Detector):
@@ -47,7 +58,7 @@ class UnexplainedFailure(Detector):
         event = observation.event
         if event.type != "session.end":
             self._last_step = event.seq
-            if self._first_decision is None and event.type == "llm.response" and not event.payload.get("error"):
+            if self._first_decision is None and _is_decision(event):
                 self._first_decision = event.seq
             return
         error = error_info(event.payload.get("error"))
