@@ -10,10 +10,9 @@ failure) and the recovery channels the event clears. A channel names what can re
 - `navigation`   — page loads; cleared by a later successful browser.navigation.
 - `browser`      — page interaction; cleared by a successful navigation, or an ok browser.action
   that changed the page (its screenshot/DOM digest differs) or carries no digest.
-- `unlinked`, `session`, `log` — never cleared (only the session's success recovers them).
-
-- `page:<agent>` — an agent's report of the page it is on; cleared by its next clean report.
+- `page:<agent>` — an agent's report of the page it is on; cleared by its next clean turn.
 - `output`   — a framework's parse complaint; cleared by the next clean tool result.
+- `unlinked`, `session`, `log` — never cleared.
 
 An `error` event joins the channel of its `parent_seq` when that parent is among the last
 `PARENT_WINDOW` events; otherwise it is `unlinked`.
@@ -21,10 +20,10 @@ An `error` event joins the channel of its `parent_seq` when that parent is among
 Causes: every observation names `cause_seq`, the decision that produced it. Decisions are
 `llm.response` events without an error (in a multi-agent transcript, each agent turn; `name` is
 the agent). A tool call is caused by its parent decision, else the latest decision before it
-(else by itself); a result by its call's cause; a result without a call (an executor speaking in a group chat) by
-the latest turn of another agent that wrote a code block, else the latest turn of another agent;
-everything else by the latest decision at or before it. With no decision before it, an event is
-its own cause.
+(else by itself); a result by its call's cause; a result without a call (an executor speaking in
+a group chat) by the latest turn of another agent that wrote a code block, else the latest turn
+of another agent; everything else by the latest decision at or before it. With no decision before
+it, an event is its own cause.
 """
 
 from __future__ import annotations
@@ -182,6 +181,13 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
+class _Call:
+    tool: str | None
+    cause: int
+    final: bool  # a final answer (see `gives_up`)
+
+
+@dataclass(frozen=True, slots=True)
 class _Turn:
     seq: int
     agent: str | None
@@ -193,10 +199,9 @@ class SignalExtractor:
 
     def __init__(self) -> None:
         self._channels: dict[int, tuple[str, str | None, int | None]] = {}  # recent seq -> (channel, tool, cause)
-        self._calls: dict[str, tuple[str | None, int]] = {}  # recent call_id -> (tool, cause)
-        self._last_call: dict[str, int] = {}  # tool -> cause of its latest call, until its result
+        self._calls: dict[str, _Call] = {}  # recent call_id -> its call
+        self._last_call: dict[str, _Call] = {}  # tool -> its latest call, until its result
         self._turns: deque[_Turn] = deque(maxlen=RECENT_TURNS)
-        self._final_calls: set[str] = set()  # call ids of final answers (no recovery)
         self._page: tuple[str | None, str | None] | None = None
 
     def observe(self, event: Event) -> Observation:
@@ -247,14 +252,10 @@ class SignalExtractor:
         decision = self._decision_of(event)
         cause = event.seq if decision is None else decision  # a call no model turn asked for decides itself
         call_id = str_of(event.payload.get("call_id"))
-        if gives_up(tool, event.payload.get("arguments")):
-            # A final answer is not a retry: its clean result recovers nothing it did not fix.
-            self._final_calls.add(call_id or f"<seq {event.seq}>")
-            if len(self._final_calls) > PARENT_WINDOW:
-                self._final_calls.clear()
+        call = _Call(tool, cause, gives_up(tool, event.payload.get("arguments")))
         if call_id is not None:
-            _remember(self._calls, call_id, (tool, cause))
-        _remember(self._last_call, tool or "", cause)
+            _remember(self._calls, call_id, call)
+        _remember(self._last_call, tool or "", call)
         self._link(event.seq, f"tool:{tool}", tool, cause)
         return Observation(event, cause_seq=cause)
 
@@ -263,18 +264,16 @@ class SignalExtractor:
         tool = _tool_name(event)
         call = self._calls.get(str_of(payload.get("call_id")) or "")
         if tool is None and call is not None:
-            tool = call[0]
-        cause: int | None
-        if call is not None:
-            cause = call[1]
-            self._last_call.pop(tool or "", None)
-        elif (tool or "") in self._last_call:
-            cause = self._last_call.pop(tool or "")
-        else:
-            cause = self._author_for(agent_of(event))
-        return self._executor_output(event, tool, payload.get("output"), cause)
+            tool = call.tool
+        latest = self._last_call.pop(tool or "", None)
+        call = call or latest
+        if call is None:  # no call: an executor running code another agent wrote
+            return self._executor_output(event, tool, payload.get("output"), self._author_for(agent_of(event)))
+        return self._executor_output(event, tool, payload.get("output"), call.cause, final=call.final)
 
-    def _executor_output(self, event: Event, tool: str | None, output: object, cause: int | None) -> Observation:
+    def _executor_output(
+        self, event: Event, tool: str | None, output: object, cause: int | None, final: bool = False
+    ) -> Observation:
         """A tool's (or an executor agent's) result: failed, failing inside an ok output, or clean."""
         payload = event.payload
         channel = f"tool:{tool}"
@@ -296,9 +295,8 @@ class SignalExtractor:
             # The output's own first line, else (a text browser's `Address: …\nTitle: …` page) its title.
             inline = next((f for f in map(_failure_in_ok_output, output_texts) if f is not None), None)
             if inline is None:
-                if self._final_calls and str_of(payload.get("call_id")) in self._final_calls:
-                    return Observation(event, cause_seq=cause)
-                return Observation(event, recovers=(channel, "output"), cause_seq=cause)
+                # A final answer is not a retry: its clean result recovers nothing it did not fix.
+                return Observation(event, recovers=() if final else (channel, "output"), cause_seq=cause)
         message = (
             (_traceback_line(traceback) if traceback else None)
             or (inline.message if inline else None)
