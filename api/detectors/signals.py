@@ -61,7 +61,8 @@ from api.detectors.tracebacks import Traceback, find_traceback
 
 PARENT_WINDOW = 4096
 RECENT_TURNS = 16  # agent turns searched back for the author of an executor's input
-_AGENT_SUFFIX = re.compile(r"\s*\((?:thought|->[^)]*|termination condition)\)\s*$")
+# Magentic-One logs a role per message kind: `Orchestrator (thought)`, `(-> WebSurfer)`, `(final answer)`.
+_AGENT_SUFFIX = re.compile(r"\s*\([^()]*\)\s*$")
 _CODE_BLOCK = "```"
 _CODE_FAILED = "Code execution failed"
 FAILED_OUTCOMES = frozenset({"failure", "error"})
