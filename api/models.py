@@ -12,6 +12,8 @@ from api.timestamps import Timestamp
 
 TRACE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 SessionStatus = Literal["running", "success", "failure", "error", "cancelled"]
+# The analysis' session verdict (docs/detectors.md): the claimed outcome checked against the findings.
+SessionVerdict = Literal["failed", "succeeded_with_errors", "succeeded", "unknown"]
 
 
 class Strict(BaseModel):
@@ -63,6 +65,7 @@ class Session(BaseModel):
 
 class SessionRow(Session):
     labels: list[str] = Field(description="labels of the session's stored analysis, if any")
+    verdict: SessionVerdict | None = Field(default=None, description="the stored analysis' verdict, if any")
 
 
 class Rejection(BaseModel):
@@ -120,6 +123,7 @@ class SessionsQuery(Strict):
     label: str | None = None
     incident_id: str | None = None
     q: str | None = Field(default=None, max_length=200)
+    verdict: SessionVerdict | None = None
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
 
@@ -189,15 +193,20 @@ class FailureSignature(Strict):
 class Label(Strict):
     label: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     confidence: float = Field(ge=0, le=1)
-    critical_seq: int | None = Field(ge=0)
+    critical_seq: int | None = Field(ge=0, description="where the failure was observed")
     evidence: dict[str, Any]
     signature: FailureSignature
+    cause_seq: int | None = Field(default=None, ge=0, description="the decision that produced the failing action")
+    recovered: bool = Field(default=False, description="the agent got past it; recovered findings open no incident")
+    recovered_by_seq: int | None = Field(default=None, ge=0)
+    occurrences: int | None = Field(default=None, ge=1)
 
 
 class CriticalStep(Strict):
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, description="the cause of the first unrecovered decisive failure")
     label: str
     reason: str
+    observed_seq: int | None = Field(default=None, ge=0, description="where that failure was observed")
 
 
 class AnalysisIn(Strict):
@@ -207,6 +216,7 @@ class AnalysisIn(Strict):
     input_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
     labels: list[Label] = Field(max_length=100)
     critical_step: CriticalStep | None
+    verdict: SessionVerdict | None = None
 
 
 class StoredAnalysis(BaseModel):
@@ -216,6 +226,7 @@ class StoredAnalysis(BaseModel):
     input_digest: str
     labels: list[Label]
     critical_step: CriticalStep | None
+    verdict: SessionVerdict | None
     source: Literal["analyze", "worker", "service"]
     analyzed_at: datetime
     stored: bool = Field(description="false only from a viewer's POST analyze: computed, not stored")

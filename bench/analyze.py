@@ -5,11 +5,14 @@
 Sessions are written straight into app.events (the ingest path is measured by bench.ingest):
 a realistic mix of LLM calls, tool calls and results with occasional recovered errors. The server
 streams them to the detectors in pages; the peak RSS of the server process shows the memory bound.
+Besides wall time, the API process's own CPU time (user + system, from /proc) is reported: on a
+shared machine it moves far less with other load than wall time does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import asyncpg
@@ -68,6 +71,12 @@ async def write_session(target: BenchTarget, trace_id: str, size: int) -> None:
         await conn.close()
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     with bench_target(AGENTDECK_WORKER="0", AGENTDECK_STATEMENT_TIMEOUT_MS="120000") as target:
         rows = []
@@ -77,17 +86,20 @@ def main() -> None:
                 trace_id = f"bench-analyze-{size}"
                 asyncio.run(write_session(target, trace_id, size))
                 rss_before, _ = target.server_memory_kib()
+                cpu_before = process_cpu_seconds(target.server_pid)
                 started = time.perf_counter()
                 response = http.post(f"/api/traces/{trace_id}/analyze")
                 elapsed = time.perf_counter() - started
+                cpu = process_cpu_seconds(target.server_pid) - cpu_before
                 assert response.status_code == 200, response.text
                 _, peak = target.server_memory_kib()
                 labels = [label["label"] for label in response.json()["labels"]]
-                rows.append((size, elapsed, rss_before, peak, labels))
-    print(f"{'events':>8} {'seconds':>8} {'µs/event':>9} {'RSS before':>11} {'peak RSS':>9}  labels")
-    for size, elapsed, before, peak, labels in rows:
-        print(f"{size:>8,} {elapsed:>8.3f} {elapsed / size * 1e6:>9.1f} {before // 1024:>8} MiB {peak // 1024:>5} MiB"
-              f"  {','.join(labels) or '-'}")
+                rows.append((size, elapsed, cpu, rss_before, peak, labels))
+    print(f"{'events':>8} {'seconds':>8} {'µs/event':>9} {'CPU µs/event':>13} {'RSS before':>11} {'peak RSS':>9}"
+          "  labels")
+    for size, elapsed, cpu, before, peak, labels in rows:
+        print(f"{size:>8,} {elapsed:>8.3f} {elapsed / size * 1e6:>9.1f} {cpu / size * 1e6:>13.1f}"
+              f" {before // 1024:>8} MiB {peak // 1024:>5} MiB  {','.join(sorted(set(labels))) or '-'}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The deterministic detector suite: what went wrong in a session, and at which step.
 
 `analyze(events)` reads a session's events once, in seq order, and returns
-`{"detector_version", "input_digest", "labels", "critical_step"}`; serialise it with
+`{"detector_version", "input_digest", "labels", "critical_step", "verdict"}`; serialise it with
 `canonical_json` for byte-identical output. One rule per module; docs/detectors.md describes them.
 """
 

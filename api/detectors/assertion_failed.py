@@ -1,9 +1,8 @@
 """assertion_failed — a check recorded in the trace did not pass.
 
 Rule: an `assertion` event with `passed: false` (STRONG), unless a later assertion with the same
-key passes; the key is the assertion's `name`, else its `message`, else its `expected` value.
-Unlike the error rules, a successful session does not clear a failed assertion: an assertion
-checks the outcome itself, so "success" with a failed check is exactly what it should flag.
+key passes (that pass recovers it); the key is the assertion's `name`, else its `message`, else
+its `expected` value. Cause: the latest decision before the check (what produced the checked result).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ class AssertionFailed(Detector):
         message = str_of(payload.get("message"))
         key = event.name or message or shorten(canonical_json(payload.get("expected")), _VALUE_LIMIT)
         if passed:
-            self._pending.clear(key)
+            self._pending.clear(key, event.seq)
             return
         expected = shorten(canonical_json(payload.get("expected")), _VALUE_LIMIT)
         actual = shorten(canonical_json(payload.get("actual")), _VALUE_LIMIT)
@@ -46,9 +45,9 @@ class AssertionFailed(Detector):
                 signature=Signature(tool=None, error_type=None, message=shorten(text)),
                 reason=f"assertion failed at seq {event.seq}: {shorten(text, 200)}",
                 facts={"name": event.name, "message": message, "expected": expected, "actual": actual},
+                cause_seq=observation.cause,
             ),
         )
 
     def findings(self, end: SessionEnd) -> list[Finding]:
-        finding = self._pending.finding(self.label)
-        return [finding] if finding is not None else []
+        return self._pending.findings(self.label)

@@ -7,8 +7,8 @@ Rule: an llm.response without an error that
   has no `content` key at all is not judged (the emitter may not record content);
 - opens with a refusal phrase ("I'm sorry, but I can't help with that") and has no tool calls
   (WEAK);
-and is not followed by a usable response (non-empty content or tool calls, not a refusal) nor by
-the session's success.
+recovered by a later usable response (non-empty content or tool calls, not a refusal). The response
+is its own cause.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class EmptyOrRefusedResponse(Detector):
             return
         found = _judge(payload)
         if found is None:
-            self._pending.clear("llm")
+            self._pending.clear("llm", event.seq)
             return
         confidence, kind, message = found
         self._pending.add(
@@ -59,10 +59,7 @@ class EmptyOrRefusedResponse(Detector):
         )
 
     def findings(self, end: SessionEnd) -> list[Finding]:
-        if end.succeeded:
-            return []
-        finding = self._pending.finding(self.label)
-        return [finding] if finding is not None else []
+        return self._pending.findings(self.label)
 
 
 def _judge(payload: Any) -> tuple[float, str, str] | None:

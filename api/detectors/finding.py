@@ -32,22 +32,41 @@ class Signature:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One failure site (label, signature): where it was observed, the decision that caused it,
+    how often it happened and whether the agent recovered from it."""
+
     label: str
     confidence: float
-    critical_seq: int
+    critical_seq: int  # where the failure was observed
     seqs: tuple[int, ...]
     facts: Mapping[str, Any]
     signature: Signature
     reason: str
-    # Decisive findings are still in effect at the end of the session (an unrecovered error, a
-    # loop still running); only they can be the critical step or explain a failure.
-    decisive: bool = True
+    cause_seq: int  # the decision (model or agent turn) that produced the failing action
+    occurrences: int = 1
+    recovered_by_seq: int | None = None
+    # A behaviour that ended before the session did (a loop the agent broke out of) is not
+    # recovered by a later success of its own, but it is no longer in effect either.
+    ended: bool = False
+
+    @property
+    def recovered(self) -> bool:
+        return self.recovered_by_seq is not None
+
+    @property
+    def decisive(self) -> bool:
+        """Still in effect when the session ends: only these explain a failure or name its step."""
+        return not self.recovered and not self.ended
 
     def as_label(self) -> dict[str, Any]:
         return {
             "label": self.label,
             "confidence": round(min(max(self.confidence, 0.0), 1.0), 2),
             "critical_seq": self.critical_seq,
+            "cause_seq": self.cause_seq,
+            "recovered": self.recovered,
+            "recovered_by_seq": self.recovered_by_seq,
+            "occurrences": self.occurrences,
             "evidence": {"seqs": list(self.seqs), "facts": dict(self.facts)},
             "signature": {
                 "label": self.label,
@@ -102,3 +121,4 @@ class Match:
     signature: Signature
     reason: str
     facts: Mapping[str, Any] = field(default_factory=dict)
+    cause_seq: int | None = None  # None: the matching event is its own cause

@@ -5,7 +5,8 @@ Rule: an llm.response with an `error` (or finish_reason `error` /
 an llm.response without an error nor by the session's success.
 - STRONG: the error names a type, a code or a status.
 - MEDIUM: only a message.
-A 429 that the agent retries successfully is recovered, so neither llm_error nor rate_limited.
+A 429 that the agent retries successfully is reported recovered. A framework's complaint that the
+response could not be parsed is malformed_output, not a failed call.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class LlmError(SiteDetector):
     label = "llm_error"
 
     def match(self, site: ErrorSite) -> Match | None:
-        if site.channel != "llm":
+        if site.channel != "llm" or site.inline == "parse_complaint":  # the call worked; its output did not parse
             return None
         if site.error_type or site.code or site.status is not None:
             matched = site.error_type or site.code or site.status

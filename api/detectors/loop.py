@@ -6,12 +6,15 @@ is paired with its outcome: the tool.result of the call (matched by call_id, els
 of the same tool) or, for a browser action, its status, error and page digests. A loop is a
 pattern of 1 to `MAX_PERIOD` actions that occurs `MIN_CYCLES` times in a row with the same
 outcomes each time; a repetition whose outcome differs is progress and breaks the pattern.
-- critical seq: the first action of the repeated pattern.
+- critical seq: the first action of the repeated pattern; cause: the decision that issued it.
 - confidence: WEAK at 3 cycles, MEDIUM from 4, STRONG from 6 — while the loop is still running
   at the end of the trace. A loop that the agent later broke out of is reported at WEAK and is not
-  decisive (it cannot be the critical step or explain the failure by itself).
-A successful session clears the finding. Only the first loop is kept, unless a later one is still
-running at the end (that one is reported instead).
+  decisive (it cannot be the critical step or explain the failure by itself). In a session that
+  claims success, a loop is at most WEAK: repetition alone is weak evidence against a stated result.
+  A final answer (the `final_answer` tool, or code calling it) is not an action here: answering
+  after a loop does not break out of it.
+Only the first loop is kept, unless a later one is still running at the end (that one is
+reported instead).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from api.detectors.finding import (
     SessionEnd,
     Signature,
 )
-from api.detectors.signals import Observation
+from api.detectors.signals import Observation, gives_up
 
 MAX_PERIOD = 4
 MIN_CYCLES = 3
@@ -43,6 +46,7 @@ _AWAITING_RESULTS = 8  # calls waiting for their results before they are judged 
 @dataclass(slots=True)
 class _Step:
     seq: int
+    cause: int
     action: str  # fingerprint of what was done
     shown: str  # tool name or browser.<action>, for people
     tool: str | None
@@ -54,6 +58,7 @@ class _Step:
 @dataclass(slots=True)
 class _Loop:
     start_seq: int
+    cause_seq: int
     period: int
     pattern: tuple[str, ...]
     tool: str | None
@@ -74,7 +79,7 @@ class Loop(Detector):
         self._awaiting: deque[_Step] = deque()
         self._window: deque[_Step] = deque(maxlen=MAX_PERIOD * MIN_CYCLES)
         self._runs = [0] * (MAX_PERIOD + 1)
-        self._run_starts = [0] * (MAX_PERIOD + 1)
+        self._run_starts: list[_Step | None] = [None] * (MAX_PERIOD + 1)
         self._active: _Loop | None = None
         self._first: _Loop | None = None
         self._latest: _Loop | None = None
@@ -83,27 +88,27 @@ class Loop(Detector):
     def observe(self, observation: Observation) -> None:
         event = observation.event
         if event.type == "tool.call":
-            self._awaiting.append(_tool_step(event))
+            if gives_up(_tool_of(event), event.payload.get("arguments")):
+                return  # answering after a loop does not break out of it
+            self._awaiting.append(_tool_step(event, observation.cause))
             if len(self._awaiting) > _AWAITING_RESULTS:
                 self._judge(self._awaiting.popleft())
         elif event.type == "tool.result":
             self._attach_result(event)
         else:
-            self._awaiting.append(_browser_step(event))
+            self._awaiting.append(_browser_step(event, observation.cause))
         while self._awaiting and self._awaiting[0].resolved:
             self._judge(self._awaiting.popleft())
 
     def findings(self, end: SessionEnd) -> list[Finding]:
         while self._awaiting:
             self._judge(self._awaiting.popleft())
-        if end.succeeded:
-            return []
         loop = self._latest if self._latest is not None and not self._latest.ended else self._first
         if loop is None:
             return []
         cycles = loop.cycles
         confidence = STRONG if cycles >= 6 else MEDIUM if cycles >= 4 else WEAK
-        if loop.ended:
+        if loop.ended or end.succeeded:
             confidence = WEAK
         shown = " -> ".join(loop.pattern)
         return [
@@ -122,7 +127,8 @@ class Loop(Detector):
                 signature=Signature(tool=loop.tool, error_type=None, message=f"repeated without progress: {shown}"),
                 reason=f"{shown} repeated {cycles} times with the same results from seq {loop.start_seq}"
                 + (" (the agent later broke out)" if loop.ended else ""),
-                decisive=not loop.ended,
+                cause_seq=loop.cause_seq,
+                ended=loop.ended,
             )
         ]
 
@@ -145,7 +151,7 @@ class Loop(Detector):
                 earlier = window[-period]
                 if earlier.action == step.action and earlier.outcome == step.outcome:
                     if self._runs[period] == 0:
-                        self._run_starts[period] = earlier.seq
+                        self._run_starts[period] = earlier
                     self._runs[period] += 1
                     continue
             self._runs[period] = 0
@@ -167,13 +173,15 @@ class Loop(Detector):
             if self._runs[period] >= period * (MIN_CYCLES - 1):
                 steps = list(self._window)[-(period + self._runs[period]) :]
                 pattern = tuple(step.shown for step in steps[:period])
+                start = self._run_starts[period] or steps[0]
                 loop = _Loop(
-                    start_seq=self._run_starts[period],
+                    start_seq=start.seq,
+                    cause_seq=start.cause,
                     period=period,
                     pattern=pattern,
                     tool=steps[0].tool,
                     matched_steps=self._runs[period],
-                    seqs=sorted({self._run_starts[period], *(step.seq for step in steps)})[:EVIDENCE_SEQS],
+                    seqs=sorted({start.seq, *(step.seq for step in steps)})[:EVIDENCE_SEQS],
                 )
                 self._active = self._latest = loop
                 if self._first is None:
@@ -182,12 +190,17 @@ class Loop(Detector):
                 return
 
 
-def _tool_step(event: Event) -> _Step:
+def _tool_of(event: Event) -> str | None:
+    return str_of(event.payload.get("tool")) or event.name
+
+
+def _tool_step(event: Event, cause: int) -> _Step:
     payload = event.payload
-    tool = str_of(payload.get("tool")) or event.name
+    tool = _tool_of(event)
     arguments = _normalise(_parsed(payload.get("arguments")))
     return _Step(
         seq=event.seq,
+        cause=cause,
         action=short_hash(["tool", tool, arguments]),
         shown=tool or "<unnamed>",
         tool=tool,
@@ -195,7 +208,7 @@ def _tool_step(event: Event) -> _Step:
     )
 
 
-def _browser_step(event: Event) -> _Step:
+def _browser_step(event: Event, cause: int) -> _Step:
     payload = event.payload
     action = str_of(payload.get("action"))
     selector = _normalise(payload.get("selector"))
@@ -211,6 +224,7 @@ def _browser_step(event: Event) -> _Step:
     )
     return _Step(
         seq=event.seq,
+        cause=cause,
         action=short_hash(["browser", action, selector, value]),
         shown=f"browser.{action}",
         tool=None,

@@ -11,8 +11,8 @@ Rule: a tool.call (or a tool call inside an llm.response) is malformed when
   frameworks add built-ins the list may not mention);
 - it names no tool at all (MEDIUM).
 A malformed call is recovered by a later well-formed call of the same tool (an undeclared tool: by
-any later well-formed call), or by the session's success. Without a schema, arguments that are
-not JSON-looking strings are accepted as raw input.
+any later well-formed call). Without a schema, arguments that are not JSON-looking strings are
+accepted as raw input. Cause: the response that asked for the call.
 """
 
 from __future__ import annotations
@@ -49,17 +49,14 @@ class MalformedToolCall(Detector):
             self._declare(payload.get("tools"))
         elif event.type == "tool.call":
             tool = str_of(payload.get("tool")) or event.name
-            self._check(event.seq, "tool.call", tool, payload.get("arguments", _MISSING))
+            self._check(event.seq, observation.cause, "tool.call", tool, payload.get("arguments", _MISSING))
         elif payload.get("error") is None:
             for call in (list_of(payload.get("tool_calls")) or ())[:MAX_CALLS_PER_RESPONSE]:
                 tool, arguments = _call_parts(call)
-                self._check(event.seq, "llm.response", tool, arguments)
+                self._check(event.seq, event.seq, "llm.response", tool, arguments)
 
     def findings(self, end: SessionEnd) -> list[Finding]:
-        if end.succeeded:
-            return []
-        finding = self._pending.finding(self.label)
-        return [finding] if finding is not None else []
+        return self._pending.findings(self.label)
 
     def _declare(self, tools: object) -> None:
         declared: dict[str, Mapping[str, Any] | None] = {}
@@ -78,12 +75,12 @@ class MalformedToolCall(Detector):
             declared[name] = schema
         self._tools = declared or None
 
-    def _check(self, seq: int, source: str, tool: str | None, arguments: object) -> None:
+    def _check(self, seq: int, cause: int, source: str, tool: str | None, arguments: object) -> None:
         problem = self._problem(tool, arguments)
         if problem is None:
             if tool is not None:
-                self._pending.clear(tool)
-            self._pending.clear(_UNDECLARED)
+                self._pending.clear(tool, seq)
+            self._pending.clear(_UNDECLARED, seq)
             return
         confidence, kind, message = problem
         channel = _UNNAMED if tool is None else _UNDECLARED if kind == "undeclared_tool" else tool
@@ -98,6 +95,7 @@ class MalformedToolCall(Detector):
                 signature=Signature(tool=tool, error_type=kind, message=message),
                 reason=f"malformed tool call in {source} at seq {seq}: {message}",
                 facts=facts,
+                cause_seq=cause,
             ),
         )
 
@@ -148,7 +146,8 @@ def _call_parts(call: object) -> tuple[str | None, object]:
     if spec is None:
         return None, _MISSING
     function = mapping_of(spec.get("function")) or spec
-    return str_of(function.get("name")), function.get("arguments", _MISSING)
+    # OpenAI and smolagents say `arguments`; LangChain/LangGraph tool calls say `args`.
+    return str_of(function.get("name")), function.get("arguments", function.get("args", _MISSING))
 
 
 def _declared_types(value: object) -> list[str]:

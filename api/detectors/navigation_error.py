@@ -5,12 +5,16 @@ Rule: a browser.navigation with an `error` or a status code >= 400, or a failed 
 recovery: for a page load, a later successful navigation; for an action, a successful navigation
 or an ok action that changed the page (screenshot/DOM digest differs, or no digest is given). An ok
 action that leaves the page as it was does not recover (clicking around on a stalled page is not
-handling the error).
+handling the error). Also an error page delivered as ok content (a tool's output, or a web agent's
+report of its page: `404 Not Found`, `Access Denied`, a bot check; see inline_failures), recovered
+by the next clean output of that tool or report of that agent.
 - STRONG: a navigation status >= 400 or a typed navigation error (net::ERR_...); a missing
   element by type (NoSuchElement, ElementNotFound, ...).
 - MEDIUM: a navigation error message; a missing element by message ("element ... does not
   exist", "no node found for selector", "waiting for locator").
 - WEAK: any other failed browser action.
+- Error pages: MEDIUM (the page says so in its title or first lines); a web agent's turn that
+  reports its own failure (Magentic-One's `Web surfing error:` with the traceback): MEDIUM.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ class NavigationError(SiteDetector):
     label = "navigation_error"
 
     def match(self, site: ErrorSite) -> Match | None:
+        if site.inline == "error_page":
+            return self.site_match(site, MEDIUM, "error_page", site.message, "an error page came back as content")
+        if site.inline == "agent_error":
+            return self.site_match(site, MEDIUM, "agent_error", site.message, "the web agent's action failed")
         if site.channel not in ("navigation", "browser"):
             return None
         if site.source == "browser.navigation" or site.channel == "navigation":

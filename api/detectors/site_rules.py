@@ -1,9 +1,8 @@
 """The shared machinery of the error rules: match error sites, forget the recovered ones.
 
-A `SiteDetector` matches each error site against its rule and parks the match on the site's
-recovery channel (see `signals`); a recovery on that channel clears it. What is still parked when
-the session ends is reported as one finding whose critical seq is the earliest unrecovered match.
-A session that ends in success recovers everything.
+A `SiteDetector` matches each error site against its rule and tracks the match under the site's
+recovery channel and signature (see `signals` and `pending`); a recovery on that channel marks it
+recovered. Every site is reported, recovered or not, whatever outcome the session claims.
 
 A `CauseRule` is the common shape of the cause rules (rate limit, auth, not found, ...), tiered by
 strength of evidence: STRONG for a status code, exception type or error code; MEDIUM for an exit
@@ -24,27 +23,26 @@ from api.detectors.signals import ErrorSite, Observation
 
 class SiteDetector(Detector):
     wants_signals = True
+    channel: ClassVar[str | None] = None  # a rule's own recovery channel, instead of the site's
 
     def __init__(self) -> None:
         self._pending = PendingMatches()
 
     def observe(self, observation: Observation) -> None:
-        for channel in observation.recovers:
-            self._pending.clear(channel)
+        if self._pending.waiting:  # most events recover something; only open sites care
+            for channel in observation.recovers:
+                self._pending.clear(channel, observation.event.seq)
         site = observation.site
         if site is not None:
             match = self.match(site)
             if match is not None:
-                self._pending.add(site.channel, match)
+                self._pending.add(self.channel or site.channel, match)
 
     @abstractmethod
     def match(self, site: ErrorSite) -> Match | None: ...
 
     def findings(self, end: SessionEnd) -> list[Finding]:
-        if end.succeeded:
-            return []
-        finding = self._pending.finding(self.label)
-        return [finding] if finding is not None else []
+        return self._pending.findings(self.label)
 
     def site_match(self, site: ErrorSite, confidence: float, basis: str, matched: object, summary: str) -> Match:
         """A match on `site`, its signature and a one-line reason."""
@@ -52,9 +50,12 @@ class SiteDetector(Detector):
         facts["basis"] = basis
         facts["matched"] = matched
         where = f"{site.source} at seq {site.seq}" + (f" (tool {site.tool})" if site.tool else "")
-        reason = f"{summary} in {where}, never recovered: {basis} {matched}"
+        reason = f"{summary} in {where}: {basis} {matched}"
         signature = Signature(tool=site.tool, error_type=site.error_type or site.code, message=site.message)
-        return Match(seq=site.seq, confidence=confidence, signature=signature, reason=reason, facts=facts)
+        return Match(
+            seq=site.seq, confidence=confidence, signature=signature, reason=reason, facts=facts,
+            cause_seq=site.cause_seq,
+        )  # fmt: skip
 
 
 def status_in_text(*statuses: int) -> str:
@@ -103,6 +104,8 @@ class CauseDetector(SiteDetector):
     summary: ClassVar[str]
 
     def match(self, site: ErrorSite) -> Match | None:
+        if site.inline == "parse_complaint":  # "pattern ... was not found" is a parse failure, not a 404
+            return None
         found = match_cause(self.rule, site)
         if found is None:
             return None

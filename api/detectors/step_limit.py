@@ -80,5 +80,6 @@ class StepLimit(CauseDetector):
                     "basis": "log_phrase",
                     "matched": found.group(0),
                 },
+                cause_seq=observation.cause,
             ),
         )

@@ -3,10 +3,14 @@
 The events are consumed once, in the order given (seq order); each detector keeps bounded state,
 so memory does not grow with the session and time is linear in its size.
 
-Critical step: among the decisive findings (still in effect when the session ends), the one with
-the earliest critical seq — the first unrecovered error, check or behaviour the failure follows
-from. Errors the agent recovered from never become findings, so they cannot be the critical step.
-Ties on the same seq go to the more specific label, in `CRITICAL_PRIORITY` order.
+Findings are the same whatever outcome the session claims: every failure site is reported, with
+`recovered` and the seq that recovered it. The claimed outcome only feeds the session `verdict`
+(and caps behavioural findings at WEAK in a session that claims success).
+
+Critical step: among the decisive findings (unrecovered, still in effect when the session ends),
+the one observed first — ties on the same seq go to the more specific label, in
+`CRITICAL_PRIORITY` order — and the step named is its *cause*: the decision that produced the
+failing action, not the event where the failure showed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from api.detectors.events import read_event, str_of
 from api.detectors.finding import Detector, Finding, SessionEnd
 from api.detectors.llm_error import LlmError
 from api.detectors.loop import Loop
+from api.detectors.malformed_output import MalformedOutput
 from api.detectors.malformed_tool_call import MalformedToolCall
 from api.detectors.navigation_error import NavigationError
 from api.detectors.not_found import NotFound
@@ -36,7 +41,9 @@ from api.detectors.timeout import Timeout
 from api.detectors.tool_error import ToolError
 from api.detectors.unexplained_failure import UnexplainedFailure
 
-SUITE_VERSION = "2026.11.1"
+SUITE_VERSION = "2026.12.1"
+MAX_FINDINGS = 100  # per session: decisive findings first, then the earliest recovered ones
+VERDICTS = ("failed", "succeeded_with_errors", "succeeded", "unknown")
 
 DETECTORS: tuple[type[Detector], ...] = (
     ToolError,
@@ -50,6 +57,7 @@ DETECTORS: tuple[type[Detector], ...] = (
     StepLimit,
     ContextOverflow,
     MalformedToolCall,
+    MalformedOutput,
     LlmError,
     EmptyOrRefusedResponse,
     AssertionFailed,
@@ -69,6 +77,7 @@ CRITICAL_PRIORITY: tuple[str, ...] = (
     "server_error",
     "code_execution_error",
     "malformed_tool_call",
+    "malformed_output",
     "assertion_failed",
     "navigation_error",
     "empty_or_refused_response",
@@ -110,8 +119,10 @@ class _Run:
 
     def findings(self) -> list[Finding]:
         found = [finding for detector in self.detectors for finding in detector.findings(self.end)]
-        found += self.unexplained.conclude(self.end, explained=any(f.decisive for f in found))
-        return sorted(found, key=lambda f: (f.critical_seq, f.label))
+        found += self.unexplained.conclude(self.end, found)
+        if len(found) > MAX_FINDINGS:
+            found = sorted(found, key=lambda f: (not f.decisive, *_order(f)))[:MAX_FINDINGS]
+        return sorted(found, key=_order)
 
     def _route(self, event_type: str) -> tuple[tuple[Detector, ...], tuple[Detector, ...]]:
         """(detectors subscribed to this type, signal detectors not already among them)."""
@@ -124,6 +135,11 @@ class _Run:
         return route
 
 
+def _order(finding: Finding) -> tuple[int, str, str, str, str]:
+    signature = finding.signature
+    return (finding.critical_seq, finding.label, signature.tool or "", signature.error_type or "", signature.message)
+
+
 def detect(events: Iterable[Mapping[str, Any]]) -> list[Finding]:
     """Every finding for the session's events (in seq order), sorted by critical seq, then label."""
     run = _Run()
@@ -133,7 +149,7 @@ def detect(events: Iterable[Mapping[str, Any]]) -> list[Finding]:
 
 
 def analyze(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The analysis of a session: `{detector_version, input_digest, labels, critical_step}`."""
+    """The analysis of a session: `{detector_version, input_digest, labels, critical_step, verdict}`."""
     run = _Run()
     for raw in events:
         run.feed(raw)
@@ -143,13 +159,23 @@ def analyze(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "input_digest": run.digest.hexdigest(),
         "labels": [finding.as_label() for finding in findings],
         "critical_step": critical_step(findings),
+        "verdict": verdict(run.end, findings),
     }
 
 
 def critical_step(findings: Iterable[Finding]) -> dict[str, Any] | None:
-    """`{seq, label, reason}` of the earliest decisive finding, or None."""
+    """`{seq, observed_seq, label, reason}`: the cause of the first decisive finding, or None."""
     decisive = [f for f in findings if f.decisive]
     if not decisive:
         return None
-    first = min(decisive, key=lambda f: (f.critical_seq, _RANK.get(f.label, len(_RANK)), f.label))
-    return {"seq": first.critical_seq, "label": first.label, "reason": first.reason}
+    first = min(decisive, key=lambda f: (f.critical_seq, _RANK.get(f.label, len(_RANK)), *_order(f)[1:]))
+    return {"seq": first.cause_seq, "observed_seq": first.critical_seq, "label": first.label, "reason": first.reason}
+
+
+def verdict(end: SessionEnd, findings: Iterable[Finding]) -> str:
+    """The session verdict: the claimed outcome, checked against what the findings say."""
+    if end.failed:
+        return "failed"
+    if end.succeeded:
+        return "succeeded_with_errors" if any(f.decisive for f in findings) else "succeeded"
+    return "unknown"  # no outcome, or cancelled: nothing claimed to check

@@ -11,6 +11,7 @@ as $$
         'input_digest', a.input_digest,
         'labels', a.labels,
         'critical_step', a.critical_step,
+        'verdict', a.verdict,
         'source', a.source,
         'analyzed_at', a.analyzed_at,
         'stored', true
@@ -50,6 +51,7 @@ begin
             'input_digest', result ->> 'input_digest',
             'labels', result -> 'labels',
             'critical_step', result -> 'critical_step',
+            'verdict', result ->> 'verdict',
             'source', store_analysis.source,
             'analyzed_at', clock_timestamp(),
             'stored', false
@@ -64,11 +66,11 @@ begin
         for update;  -- the audited "before" is what this write replaces
     end if;
     insert into app.analyses as a (
-        workspace_id, project_id, trace_id, detector_version, input_digest, labels, critical_step, source
+        workspace_id, project_id, trace_id, detector_version, input_digest, labels, critical_step, verdict, source
     )
     values (
         s.workspace_id, s.project_id, s.trace_id, result ->> 'detector_version', result ->> 'input_digest',
-        result -> 'labels', nullif(result -> 'critical_step', 'null'), store_analysis.source
+        result -> 'labels', nullif(result -> 'critical_step', 'null'), result ->> 'verdict', store_analysis.source
     )
     on conflict on constraint analyses_pkey do update
         set
@@ -76,6 +78,7 @@ begin
             input_digest = excluded.input_digest,
             labels = excluded.labels,
             critical_step = excluded.critical_step,
+            verdict = excluded.verdict,
             source = excluded.source,
             analyzed_at = clock_timestamp()
     returning * into stored;

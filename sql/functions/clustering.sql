@@ -87,7 +87,7 @@ as $$
     -- the two equal. Labels outside it (a workflow's own) rank after all of these (null).
     select array_position(array[
         'context_overflow', 'step_limit', 'rate_limited', 'auth_error', 'timeout', 'not_found', 'server_error',
-        'code_execution_error', 'malformed_tool_call', 'assertion_failed', 'navigation_error',
+        'code_execution_error', 'malformed_tool_call', 'malformed_output', 'assertion_failed', 'navigation_error',
         'empty_or_refused_response', 'tool_error', 'llm_error', 'loop', 'stalled', 'unexplained_failure'
     ], label)
 $$;
@@ -124,6 +124,8 @@ as $$
             (f.value ->> 'critical_seq')::bigint as critical_seq,
             (f.value ->> 'confidence')::numeric as confidence,
             case
+                when jsonb_typeof(f.value -> 'occurrences') = 'number'
+                    then least(greatest(floor((f.value ->> 'occurrences')::numeric), 1), 2147483647)
                 when jsonb_typeof(f.value #> '{evidence,facts,occurrences}') = 'number'
                     then least(greatest(floor((f.value #>> '{evidence,facts,occurrences}')::numeric), 1), 2147483647)
                 else 1
@@ -135,6 +137,8 @@ as $$
             and a.project_id = session_failures.project_id
             and a.trace_id = session_failures.trace_id
             and (f.value ->> 'confidence')::numeric >= session_failures.min_confidence
+            -- Recovered failures are findings, not incidents: only what the agent never got past opens one.
+            and f.value -> 'recovered' is distinct from 'true'::jsonb
     ),
 
     failures as (
@@ -174,7 +178,7 @@ as $$
     order by fp.fingerprint, f.critical_seq
 $$;
 comment on function internal.session_failures(text, text, text, numeric) is
-'The failures a session''s stored analysis clusters into: one per critical seq at or above min_confidence, one per fingerprint.';
+'The failures a session''s stored analysis clusters into: unrecovered, at or above min_confidence, one per critical seq and fingerprint.';
 
 create or replace function internal.lock_incident(
     workspace_id text, project_id text, fingerprint text, label text, tool text, error_type text, message text,

@@ -51,13 +51,13 @@ begin
         only_project := projects[1];
     end if;
     select coalesce(jsonb_agg(
-        internal.session_json(p.s) || jsonb_build_object('labels', p.labels)
+        internal.session_json(p.s) || jsonb_build_object('labels', p.labels, 'verdict', p.verdict)
         order by (p.s).created_at desc, (p.s).workspace_id desc, (p.s).project_id desc, (p.s).trace_id desc
     ), '[]')
     into page
     from (
         -- Newest first within each visible workspace (one index range scan each), merged.
-        select w.s, w.labels
+        select w.s, w.labels, w.verdict
         from unnest(workspaces) as ws (workspace_id)
         cross join lateral (
             select
@@ -67,7 +67,11 @@ begin
                     select jsonb_agg(l.value -> 'label')
                     from app.analyses as a, jsonb_array_elements(a.labels) as l
                     where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
-                ), '[]') as labels
+                ), '[]') as labels,
+                (
+                    select a.verdict from app.analyses as a
+                    where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
+                ) as verdict
             from app.trace_sessions as s
             where
                 s.workspace_id = ws.workspace_id
@@ -90,6 +94,16 @@ begin
                             a.workspace_id = s.workspace_id and a.project_id = s.project_id
                             and a.trace_id = s.trace_id
                             and a.labels @> jsonb_build_array(jsonb_build_object('label', filters ->> 'label'))
+                    )
+                )
+                and (
+                    filters ->> 'verdict' is null
+                    or exists (
+                        select from app.analyses as a
+                        where
+                            a.workspace_id = s.workspace_id and a.project_id = s.project_id
+                            and a.trace_id = s.trace_id
+                            and a.verdict = filters ->> 'verdict'
                     )
                 )
                 and (

@@ -39,8 +39,10 @@ class Session:
         self.call(tool, arguments)
         return self.ok(tool, output)
 
-    def llm(self, **payload: Any) -> int:
-        return self.add("llm.response", {"model": "gpt-4o", "usage": {"input_tokens": 10}, **payload})
+    def llm(self, name: str | None = None, **payload: Any) -> int:
+        """A model turn; `name` is the speaking agent in a multi-agent transcript."""
+        speaker = {} if name is None else {"name": name}
+        return self.add("llm.response", {"model": "gpt-4o", "usage": {"input_tokens": 10}, **payload}, **speaker)
 
     def answer(self, content: str = "Here is the answer.") -> int:
         return self.llm(content=content, finish_reason="stop")
@@ -63,11 +65,20 @@ class Session:
         return self.add("assertion", {"passed": passed, **payload})
 
     def labels(self) -> dict[str, dict[str, Any]]:
+        """The unrecovered findings, the first of each label."""
         return labels_of(self.events)
+
+    def recovered(self) -> dict[str, dict[str, Any]]:
+        """The recovered findings, the first of each label."""
+        return labels_of(self.events, recovered=True)
 
     def analysis(self) -> dict[str, Any]:
         return analyze(self.events)
 
 
-def labels_of(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {entry["label"]: entry for entry in analyze(events)["labels"]}
+def labels_of(events: list[dict[str, Any]], recovered: bool = False) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for entry in analyze(events)["labels"]:
+        if entry["recovered"] is recovered:
+            found.setdefault(entry["label"], entry)
+    return found

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from api.detectors import analyze, canonical_json
 
 ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.json"))
+FIXTURES = sorted((ROOT / "tests" / "corpus").glob("*/*.json"))
 
 json_scalars = (
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=30)
@@ -116,7 +116,7 @@ def test_client_timestamps_and_storage_fields_change_nothing(events: list[dict[s
 )
 def test_any_json_shaped_input_is_analysed_without_raising(events: list[Any]) -> None:
     analysis = analyze(events)
-    assert set(analysis) == {"detector_version", "input_digest", "labels", "critical_step"}
+    assert set(analysis) == {"detector_version", "input_digest", "labels", "critical_step", "verdict"}
     json.loads(canonical_json(analysis))
 
 
@@ -130,10 +130,16 @@ def test_realistic_shapes_with_odd_values_yield_well_formed_labels(events: list[
         assert entry["critical_seq"] in seqs
         assert set(entry["evidence"]["seqs"]) <= seqs
         assert entry["critical_seq"] in entry["evidence"]["seqs"]
+        assert entry["cause_seq"] in seqs and entry["cause_seq"] <= entry["critical_seq"]
+        assert entry["recovered"] is (entry["recovered_by_seq"] is not None)
+        if entry["recovered"]:
+            assert entry["critical_seq"] < entry["recovered_by_seq"] <= max(seqs)
     keys = [(entry["critical_seq"], entry["label"]) for entry in analysis["labels"]]
     assert keys == sorted(keys)
-    if analysis["critical_step"] is not None:
-        assert (analysis["critical_step"]["seq"], analysis["critical_step"]["label"]) in keys
+    step = analysis["critical_step"]
+    if step is not None:
+        causes = {(e["critical_seq"], e["label"]): e["cause_seq"] for e in analysis["labels"] if not e["recovered"]}
+        assert causes[step["observed_seq"], step["label"]] == step["seq"]
 
 
 _CHILD = """

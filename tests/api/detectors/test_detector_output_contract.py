@@ -22,12 +22,16 @@ def _session_with_findings() -> Session:
 
 def test_analysis_has_exactly_the_documented_keys() -> None:
     analysis = _session_with_findings().analysis()
-    assert set(analysis) == {"detector_version", "input_digest", "labels", "critical_step"}
+    assert set(analysis) == {"detector_version", "input_digest", "labels", "critical_step", "verdict"}
     assert analysis["detector_version"] == SUITE_VERSION
     assert re.fullmatch(r"\d{4}\.\d{1,2}\.\d+", SUITE_VERSION)
-    assert set(analysis["critical_step"]) == {"seq", "label", "reason"}
+    assert set(analysis["critical_step"]) == {"seq", "observed_seq", "label", "reason"}
+    assert analysis["verdict"] == "failed"
     for entry in analysis["labels"]:
-        assert set(entry) == {"label", "confidence", "critical_seq", "evidence", "signature"}
+        assert set(entry) == {
+            "label", "confidence", "critical_seq", "cause_seq", "recovered", "recovered_by_seq", "occurrences",
+            "evidence", "signature",
+        }  # fmt: skip
         assert set(entry["evidence"]) == {"seqs", "facts"}
         assert set(entry["signature"]) == {"label", "tool", "error_type", "message"}
         assert entry["signature"]["label"] == entry["label"]
@@ -42,6 +46,7 @@ def test_suite_knows_every_label_of_the_spec() -> None:
         "tool_error", "code_execution_error", "rate_limited", "auth_error", "not_found", "server_error",
         "timeout", "loop", "step_limit", "context_overflow", "malformed_tool_call", "llm_error",
         "empty_or_refused_response", "assertion_failed", "navigation_error", "stalled", "unexplained_failure",
+        "malformed_output",
     }  # fmt: skip
 
 

@@ -64,9 +64,10 @@ def test_a_number_429_that_is_not_a_status_is_not_a_rate_limit() -> None:
     assert "rate_limited" not in s.labels()
 
 
-def test_successful_session_clears_an_unretried_rate_limit() -> None:
+def test_claimed_success_does_not_clear_an_unretried_rate_limit() -> None:
     s = Session()
     s.call("github")
-    s.fail("github", status=429, message="Too Many Requests")
+    limited = s.fail("github", status=429, message="Too Many Requests")
     s.end("success")
-    assert s.labels() == {}
+    assert s.labels()["rate_limited"]["critical_seq"] == limited
+    assert s.analysis()["verdict"] == "succeeded_with_errors"

@@ -86,3 +86,37 @@ def test_stall_the_page_came_out_of_is_weak_and_not_decisive() -> None:
     assert labels["stalled"]["confidence"] == 0.6
     assert labels["stalled"]["evidence"]["facts"]["ended"] is True
     assert analysis["critical_step"]["label"] == "unexplained_failure"
+
+
+def _ledger(progress: bool) -> str:
+    return ('Updated Ledger:\n{"is_request_satisfied": {"reason": "no", "answer": false}, "is_in_loop": {"reason": '
+            '"no", "answer": false}, "is_progress_being_made": {"reason": "r", "answer": ' + str(progress).lower() + "}}")
+
+
+def test_orchestrator_ledger_saying_no_progress_is_stalled_caused_by_the_turn_it_judged() -> None:
+    s = Session()
+    judged = s.llm(content="I typed 'gdp' into the search bar.", name="WebSurfer")
+    report = s.llm(content=_ledger(False), name="Orchestrator (thought)")
+    s.end("failure")
+    finding = s.labels()["stalled"]
+    assert (finding["critical_seq"], finding["cause_seq"], finding["confidence"]) == (report, judged, 0.8)
+    assert s.analysis()["critical_step"]["seq"] == judged
+
+
+def test_a_later_ledger_reporting_progress_recovers_the_stall() -> None:
+    s = Session()
+    s.llm(content="I clicked 'Data'.", name="WebSurfer")
+    s.llm(content=_ledger(False), name="Orchestrator (thought)")
+    s.llm(content="I clicked 'GDP'.", name="WebSurfer")
+    progress = s.llm(content=_ledger(True), name="Orchestrator (thought)")
+    s.end("success")
+    assert s.recovered()["stalled"]["recovered_by_seq"] == progress
+    assert s.labels() == {}
+
+
+def test_replanning_notice_is_stalled() -> None:
+    s = Session()
+    judged = s.llm(content="I scrolled down.", name="WebSurfer")
+    s.llm(content="Stalled.... Replanning...", name="Orchestrator (thought)")
+    s.end("failure")
+    assert s.labels()["stalled"]["cause_seq"] == judged

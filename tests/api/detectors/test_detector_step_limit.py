@@ -48,8 +48,10 @@ def test_configuration_log_mentioning_max_steps_is_not_a_step_limit() -> None:
     assert "step_limit" not in s.labels()
 
 
-def test_step_limit_in_a_successful_session_is_not_reported() -> None:
+def test_step_limit_in_a_session_claiming_success_is_still_reported() -> None:
     s = Session()
-    s.log("Reached max steps.", level="error")
+    s.answer("Final answer: 42")
+    logged = s.log("Reached max steps.", level="error")
     s.end("success")
-    assert s.labels() == {}
+    assert s.labels()["step_limit"]["critical_seq"] == logged
+    assert s.analysis()["verdict"] == "succeeded_with_errors"

@@ -41,12 +41,55 @@ def test_later_ok_result_of_the_same_tool_recovers_the_error() -> None:
     assert "tool_error" not in s.labels()
 
 
-def test_successful_session_recovers_every_tool_error() -> None:
+def test_claimed_success_after_an_unrecovered_tool_error_is_succeeded_with_errors() -> None:
+    s = Session()
+    decision = s.llm(content="", tool_calls=[{"name": "search", "arguments": "{}"}])
+    s.call("search")
+    failed = s.fail("search", type="ToolExecutionError", message="flaky")
+    s.answer("The answer is 7.")
+    s.end("success")
+    analysis = s.analysis()
+    (finding,) = analysis["labels"]
+    assert (finding["label"], finding["critical_seq"], finding["recovered"]) == ("tool_error", failed, False)
+    assert finding["cause_seq"] == decision
+    assert analysis["verdict"] == "succeeded_with_errors"
+    assert analysis["critical_step"]["seq"] == decision
+
+
+def test_recovered_tool_error_is_reported_recovered_with_its_recovering_seq() -> None:
     s = Session()
     s.call("search")
-    s.fail("search", type="ToolExecutionError", message="flaky")
+    failed = s.fail("search", type="ToolExecutionError", message="flaky")
+    s.call("search")
+    clean = s.ok("search", "3 results")
     s.end("success")
-    assert s.analysis()["labels"] == []
+    analysis = s.analysis()
+    (finding,) = analysis["labels"]
+    assert (finding["critical_seq"], finding["recovered"], finding["recovered_by_seq"]) == (failed, True, clean)
+    assert analysis["verdict"] == "succeeded" and analysis["critical_step"] is None
+
+
+def test_the_same_failure_repeated_is_one_finding_with_its_occurrences() -> None:
+    s = Session()
+    seqs = []
+    for _ in range(3):
+        s.call("fetch", {"url": "https://example.com"})
+        seqs.append(s.fail("fetch", type="ConnectionError", message="connection reset after 30 s"))
+    s.end("failure")
+    (finding,) = [e for e in s.analysis()["labels"] if e["label"] == "tool_error"]
+    assert finding["occurrences"] == 3 and finding["critical_seq"] == seqs[0]
+    assert finding["evidence"]["seqs"] == seqs
+
+
+def test_distinct_failures_of_one_label_keep_distinct_locations() -> None:
+    s = Session()
+    s.call("search")
+    first = s.fail("search", type="ToolExecutionError", message="index offline")
+    s.call("fetch")
+    second = s.fail("fetch", type="ConnectionError", message="connection refused")
+    s.end("failure")
+    found = [(e["label"], e["critical_seq"]) for e in s.analysis()["labels"]]
+    assert found == [("tool_error", first), ("tool_error", second)]
 
 
 def test_ok_result_of_another_tool_does_not_recover_the_error() -> None:

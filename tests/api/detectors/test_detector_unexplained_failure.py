@@ -35,13 +35,27 @@ def test_explained_failure_is_not_unexplained() -> None:
     assert "unexplained_failure" not in s.labels()
 
 
-def test_recovered_errors_do_not_explain_a_failure() -> None:
+def test_recovered_errors_do_not_explain_a_failure_but_name_its_cause() -> None:
     s = Session()
+    s.answer("Plan: search twice.")
+    decided = s.llm(content="", tool_calls=[{"name": "search", "arguments": "{}"}])
     s.call("search")
     s.fail("search", type="ToolExecutionError", message="boom")
     last = s.tool("search")
     s.end("failure")
-    assert s.labels()["unexplained_failure"]["critical_seq"] == last
+    label = s.labels()["unexplained_failure"]
+    assert (label["critical_seq"], label["cause_seq"]) == (last, decided)
+    assert s.analysis()["critical_step"]["seq"] == decided
+
+
+def test_failure_with_nothing_wrong_is_caused_by_the_first_decision() -> None:
+    s = Session()
+    s.add("llm.request", {"model": "m", "messages": []})
+    plan = s.answer("Plan: use the 2012 table.")
+    s.tool("search")
+    s.answer("The answer is 46.")
+    s.end("failure", reason="wrong answer")
+    assert s.labels()["unexplained_failure"]["cause_seq"] == plan
 
 
 def test_session_with_no_steps_points_at_session_end() -> None:
