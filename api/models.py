@@ -353,6 +353,8 @@ class FixRunsPage(BaseModel):
 class FixRunsQuery(Strict):
     """GET /api/incidents/{id}/fix-runs query parameters."""
 
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=1000)
 
 # Regression runs (docs/regression-runs.md).
 
