@@ -2,28 +2,6 @@
 -- incident's runs, and after-sessions joining when they are created. Verdicts are in
 -- regression_verdicts.sql, settling in regression_settling.sql; docs/regression-runs.md explains the rules.
 
-create or replace function internal.find_visible_incident(incident_id text) returns app.incidents
-language plpgsql stable
-set search_path = ''
-as $$
--- The explicit visibility filter repeats RLS on purpose: Supabase's service_role bypasses RLS.
-declare
-    visible app.incidents;
-begin
-    select i.* into visible
-    from app.incidents as i
-    where
-        i.incident_id = find_visible_incident.incident_id
-        and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
-    if not found then
-        raise exception using errcode = 'AD404', hint = 'incident_not_found',
-            message = format('incident %s not found', find_visible_incident.incident_id);
-    end if;
-    return visible;
-end
-$$;
-comment on function internal.find_visible_incident(text) is 'The caller''s incident by id, or AD404 incident_not_found.';
-
 create or replace function internal.start_regression_run(
     incident_id text, body jsonb, detector_version text, default_deadline_seconds integer
 ) returns jsonb
@@ -45,10 +23,17 @@ declare
     announced jsonb;
 begin
     perform internal.require_identity();
-    inc := internal.find_visible_incident(start_regression_run.incident_id);
-    if (inc.workspace_id, inc.project_id) not in (select * from internal.writable_projects()) then
-        raise exception using errcode = 'AD403', hint = 'read_only',
-            message = 'this credential may not start regression runs here';
+    inc := internal.visible_incident(start_regression_run.incident_id);
+    perform internal.require_visible_project(inc.workspace_id, inc.project_id, true);
+    if body ->> 'fix_run_id' is not null and not exists (
+        select from app.fix_runs as f
+        where
+            f.workspace_id = inc.workspace_id
+            and f.fix_run_id = body ->> 'fix_run_id'
+            and f.incident_id = inc.incident_id
+    ) then
+        raise exception using errcode = 'AD422', hint = 'unknown_fix_run',
+            message = format('incident %s has no fix run %s', inc.incident_id, body ->> 'fix_run_id');
     end if;
     if body ? 'before_session_ids' then
         before_ids := array(select jsonb_array_elements_text(body -> 'before_session_ids'));
@@ -275,7 +260,7 @@ declare
     page jsonb;
 begin
     perform internal.require_identity();
-    inc := internal.find_visible_incident(list_regression_runs.incident_id);
+    inc := internal.visible_incident(list_regression_runs.incident_id);
     select coalesce(jsonb_agg(internal.regression_run_json(p.r) order by (p.r).created_at desc, (p.r).run_id desc), '[]')
     into page
     from (
@@ -302,11 +287,11 @@ $$;
 comment on function api.list_regression_runs(text, jsonb) is
 'GET /api/incidents/{id}/regression-runs: the incident''s runs, newest first, keyset-paginated by cursor.';
 
-revoke all on function internal.find_visible_incident(text), internal.start_regression_run(text, jsonb, text, integer),
+revoke all on function internal.start_regression_run(text, jsonb, text, integer),
 api.create_regression_run(text, jsonb, text, integer),
 internal.join_regression_run(text, text, text), api.get_regression_run(text), api.list_regression_runs(text, jsonb)
 from public;
 -- Starting and joining runs are the definers' (create_regression_run, create_trace): no request role runs them.
-grant execute on function internal.find_visible_incident(text), api.create_regression_run(text, jsonb, text, integer),
+grant execute on function api.create_regression_run(text, jsonb, text, integer),
 api.get_regression_run(text), api.list_regression_runs(text, jsonb)
 to authenticated, agentdeck_key, service_role;

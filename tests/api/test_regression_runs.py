@@ -49,8 +49,8 @@ def test_a_run_created_first_passes_when_its_after_sessions_arrive_and_resolves_
 ) -> None:
     key = tenant.key()
     incident = failing_incident(client, key, "b", 5)
-    run = start(client, incident["id"], key, resolve_on_pass=True, fix_run_id="fix_abc123")
-    assert (run["status"], run["after_session_ids"], run["fix_run_id"]) == ("pending", [], "fix_abc123")
+    run = start(client, incident["id"], key, resolve_on_pass=True)
+    assert (run["status"], run["after_session_ids"], run["fix_run_id"]) == ("pending", [], None)
     # CI re-runs each task with the run id in its metadata; nothing else is called.
     for n in (3, 1, 2, 5, 4):
         agent_run(client, key, f"b-after-{n}", "clean", task_key=f"b-t{n}", regression_run_id=str(run["id"]))
@@ -173,3 +173,18 @@ def test_a_run_is_announced_on_the_stream_when_created_and_settled(
 
     seen = asyncio.run(announced())
     assert [(m["id"], m["status"]) for m in seen] == [(run["id"], "pending"), (run["id"], "passed")]
+
+
+def test_a_run_names_a_fix_run_of_its_own_incident_only(client: httpx.Client, tenant: Tenant) -> None:
+    key = tenant.key()
+    incident = failing_incident(client, key, "fx", 1)
+    other = failing_incident(client, tenant.key(1), "fy", 1)
+    member = tenant.user("member")
+    fix_run = client.post(f"/api/incidents/{incident['id']}/fix-agent", headers=member).json()["fix_run_id"]
+    foreign = client.post(f"/api/incidents/{other['id']}/fix-agent", headers=member).json()["fix_run_id"]
+    run = start(client, incident["id"], key, fix_run_id=fix_run)
+    assert run["fix_run_id"] == fix_run
+    for unknown in ("fix_doesnotexist", foreign):
+        refused = client.post(f"/api/incidents/{incident['id']}/regression-runs", json={"fix_run_id": unknown},
+                              headers=key)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (422, "unknown_fix_run"), refused.text
