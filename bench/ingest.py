@@ -59,13 +59,15 @@ def client_batches(index: int) -> list[list[dict[str, Any]]]:
     return [[realistic_event(rng, batch * BATCH + i) for i in range(BATCH)] for batch in range(BATCHES_PER_CLIENT)]
 
 
-async def http_ingest(target: BenchTarget) -> float:
+async def http_ingest(target: BenchTarget, clients: int = CLIENTS, batches: int = BATCHES_PER_CLIENT,
+                      label: str = "http") -> float:
     host, port = target.base_url.removeprefix("http://").split(":")
     headers = {"Authorization": f"Bearer {target.key}"}
-    bodies = [[json.dumps({"events": batch}).encode() for batch in client_batches(i)] for i in range(CLIENTS)]
+    bodies = [[json.dumps({"events": batch}).encode() for batch in client_batches(i)[:batches]]
+              for i in range(clients)]
 
     async def client(index: int) -> None:
-        trace = f"bench-http-{index}"
+        trace = f"bench-{label}-{index}"
         async with Http1Connection(host, int(port), headers) as http:
             status, _ = await http.post_json("/api/traces", json.dumps({"id": trace}).encode())
             assert status == 201
@@ -74,8 +76,8 @@ async def http_ingest(target: BenchTarget) -> float:
                 assert status == 200 and json.loads(answer)["accepted"] == BATCH, answer
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    return CLIENTS * BATCHES_PER_CLIENT * BATCH / (time.perf_counter() - started)
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return clients * batches * BATCH / (time.perf_counter() - started)
 
 
 async def raw_insert(target: BenchTarget) -> float:

@@ -59,11 +59,12 @@ def otlp_export(rng: random.Random, trace_index: int) -> bytes:
     return request.SerializeToString()
 
 
-async def otlp_exports(target: BenchTarget) -> float:
+async def otlp_exports(target: BenchTarget, clients: int = CLIENTS, exports: int = EXPORTS_PER_CLIENT,
+                       seed: int = 2) -> float:
+    """Spans/s of `clients` concurrent exporters, each sending `exports` new traces of 50 spans."""
     host, port = target.base_url.removeprefix("http://").split(":")
-    rng = random.Random(2)
-    bodies = [[otlp_export(rng, c * EXPORTS_PER_CLIENT + e) for e in range(EXPORTS_PER_CLIENT)]
-              for c in range(CLIENTS)]
+    rng = random.Random(seed)
+    bodies = [[otlp_export(rng, seed * 10_000 + c * exports + e) for e in range(exports)] for c in range(clients)]
 
     async def client(index: int) -> None:
         async with Http1Connection(host, int(port), {"x-api-key": target.key}) as http:
@@ -72,8 +73,16 @@ async def otlp_exports(target: BenchTarget) -> float:
                 assert status == 200 and answer == b"", answer  # full success: an empty response
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    return CLIENTS * EXPORTS_PER_CLIENT * SPANS_PER_EXPORT / (time.perf_counter() - started)
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return clients * exports * SPANS_PER_EXPORT / (time.perf_counter() - started)
+
+
+def per_request_ms(target: BenchTarget, clients: int) -> tuple[float, float]:
+    """(ms per native 100-event batch, ms per 50-span OTLP export) with `clients` concurrent clients."""
+    requests = 12
+    native = asyncio.run(http_ingest(target, clients, requests, label=f"per-request-{clients}"))
+    spans = asyncio.run(otlp_exports(target, clients, requests, seed=10 + clients))
+    return 1000 * clients / (native / BATCH), 1000 * clients / (spans / SPANS_PER_EXPORT)
 
 
 def sdk_overhead(target: BenchTarget) -> tuple[float, float, float, float]:
@@ -101,11 +110,15 @@ def main() -> None:
         native = asyncio.run(http_ingest(target))
         spans = asyncio.run(otlp_exports(target))
         p50_us, mean_us, p99_us, delivered = sdk_overhead(target)
+        apart = {clients: per_request_ms(target, clients) for clients in (1, CLIENTS)}
     print(f"native batches, {CLIENTS} clients x {BATCH} events: {native:,.0f} events/s")
     print(f"OTLP protobuf exports, {CLIENTS} clients x {SPANS_PER_EXPORT} spans ({2 * SPANS_PER_EXPORT} events):"
           f" {spans:,.0f} spans/s = {2 * spans:,.0f} events/s ({2 * spans / native:.0%} of native)")
     print(f"SDK on the caller's thread: p50 {p50_us:.1f} µs/event, mean {mean_us:.1f} µs, p99 {p99_us:.1f} µs;"
           f" delivered end to end {delivered:,.0f} events/s")
+    for clients, (native_ms, otlp_ms) in apart.items():
+        print(f"{clients} client(s): {native_ms:.1f} ms per native batch, {otlp_ms:.1f} ms per OTLP export"
+              f" (x{otlp_ms / native_ms:.2f})")
 
 
 if __name__ == "__main__":
