@@ -59,15 +59,13 @@ def client_batches(index: int) -> list[list[dict[str, Any]]]:
     return [[realistic_event(rng, batch * BATCH + i) for i in range(BATCH)] for batch in range(BATCHES_PER_CLIENT)]
 
 
-async def http_ingest(target: BenchTarget, clients: int = CLIENTS, batches: int = BATCHES_PER_CLIENT,
-                      label: str = "http") -> float:
+async def http_ingest(target: BenchTarget) -> float:
     host, port = target.base_url.removeprefix("http://").split(":")
     headers = {"Authorization": f"Bearer {target.key}"}
-    bodies = [[json.dumps({"events": batch}).encode() for batch in client_batches(i)[:batches]]
-              for i in range(clients)]
+    bodies = [[json.dumps({"events": batch}).encode() for batch in client_batches(i)] for i in range(CLIENTS)]
 
     async def client(index: int) -> None:
-        trace = f"bench-{label}-{index}"
+        trace = f"bench-http-{index}"
         async with Http1Connection(host, int(port), headers) as http:
             status, _ = await http.post_json("/api/traces", json.dumps({"id": trace}).encode())
             assert status == 201
@@ -76,8 +74,8 @@ async def http_ingest(target: BenchTarget, clients: int = CLIENTS, batches: int 
                 assert status == 200 and json.loads(answer)["accepted"] == BATCH, answer
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    return clients * batches * BATCH / (time.perf_counter() - started)
+    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
+    return CLIENTS * BATCHES_PER_CLIENT * BATCH / (time.perf_counter() - started)
 
 
 async def raw_insert(target: BenchTarget) -> float:
