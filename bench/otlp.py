@@ -2,7 +2,7 @@
 
     python -m bench.otlp        (knobs: BENCH_BATCHES, BENCH_EXPORTS, BENCH_SDK_EVENTS)
 
-Native: bench.ingest's HTTP load (4 clients POST batches of 100 realistic events). OTLP: 4 clients POST
+Native: 4 clients POST batches of 100 realistic events (bench.ingest's shapes). OTLP: 4 clients POST
 protobuf exports of 50 spans (25 model calls and 25 tool calls: 100 events, the same sizes) to
 /v1/traces, each export one new trace. SDK: one thread emits events through `agentdeck.Tracer`;
 the time each helper call takes on that thread is the per-event overhead, then flush() gives the
@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from agentdeck import Tracer
 from bench.common import BenchTarget, bench_target, percentile
 from bench.http1 import Http1Connection
-from bench.ingest import BATCH, CLIENTS, http_ingest, realistic_event
+from bench.ingest import BATCH, BATCHES_PER_CLIENT, CLIENTS, realistic_event
 
 EXPORTS_PER_CLIENT = int(os.environ.get("BENCH_EXPORTS", "30"))
 SPANS_PER_EXPORT = 50
@@ -59,21 +59,67 @@ def otlp_export(rng: random.Random, trace_index: int) -> bytes:
     return request.SerializeToString()
 
 
-async def otlp_exports(target: BenchTarget) -> float:
-    host, port = target.base_url.removeprefix("http://").split(":")
-    rng = random.Random(2)
-    bodies = [[otlp_export(rng, c * EXPORTS_PER_CLIENT + e) for e in range(EXPORTS_PER_CLIENT)]
-              for c in range(CLIENTS)]
+Request = tuple[str, bytes, str]  # path, body, content type
 
-    async def client(index: int) -> None:
-        async with Http1Connection(host, int(port), {"x-api-key": target.key}) as http:
-            for body in bodies[index]:
-                status, answer = await http.post_json("/v1/traces", body, "application/x-protobuf")
-                assert status == 200 and answer == b"", answer  # full success: an empty response
+
+async def post_all(target: BenchTarget, headers: dict[str, str], requests: list[list[Request]]) -> float:
+    """Seconds for every client to send its requests in order, each on a keep-alive connection of its own."""
+    host, port = target.base_url.removeprefix("http://").split(":")
+
+    async def client(mine: list[Request]) -> None:
+        async with Http1Connection(host, int(port), headers) as http:
+            for path, body, content_type in mine:
+                status, answer = await http.post_json(path, body, content_type)
+                assert status in (200, 201), answer
+                # Full success only: an OTLP export answers empty, a native batch accepts all its events.
+                if path == "/v1/traces":
+                    assert answer == b"", answer
+                elif status == 200:
+                    assert json.loads(answer)["accepted"] == BATCH, answer
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    return CLIENTS * EXPORTS_PER_CLIENT * SPANS_PER_EXPORT / (time.perf_counter() - started)
+    await asyncio.gather(*(client(mine) for mine in requests))
+    return time.perf_counter() - started
+
+
+def native_requests(clients: int, batches: int, label: str) -> list[list[Request]]:
+    rng = random.Random(1)
+    requests = []
+    for index in range(clients):
+        trace = f"bench-{label}-{index}"
+        mine = [("/api/traces", json.dumps({"id": trace}).encode(), "application/json")]
+        mine += [(f"/api/traces/{trace}/events", json.dumps({"events": [
+            realistic_event(rng, batch * BATCH + i) for i in range(BATCH)]}).encode(), "application/json")
+            for batch in range(batches)]
+        requests.append(mine)
+    return requests
+
+
+def otlp_requests(clients: int, exports: int, seed: int) -> list[list[Request]]:
+    rng = random.Random(seed)
+    return [[("/v1/traces", otlp_export(rng, seed * 10_000 + c * exports + e), "application/x-protobuf")
+             for e in range(exports)] for c in range(clients)]
+
+
+def native_rate(target: BenchTarget, clients: int, batches: int, label: str) -> float:
+    """Events/s of the native batch path (the session creates are timed too: one per client)."""
+    seconds = asyncio.run(post_all(target, {"Authorization": f"Bearer {target.key}"},
+                                   native_requests(clients, batches, label)))
+    return clients * batches * BATCH / seconds
+
+
+def otlp_rate(target: BenchTarget, clients: int, exports: int, seed: int) -> float:
+    """Spans/s of OTLP exports, each a new trace of 50 spans."""
+    seconds = asyncio.run(post_all(target, {"x-api-key": target.key}, otlp_requests(clients, exports, seed)))
+    return clients * exports * SPANS_PER_EXPORT / seconds
+
+
+def per_request_ms(target: BenchTarget, clients: int) -> tuple[float, float]:
+    """(ms per native 100-event batch, ms per 50-span OTLP export) with `clients` concurrent clients."""
+    requests = 12
+    native = native_rate(target, clients, requests, f"per-request-{clients}")
+    spans = otlp_rate(target, clients, requests, seed=10 + clients)
+    return 1000 * clients / (native / BATCH), 1000 * clients / (spans / SPANS_PER_EXPORT)
 
 
 def sdk_overhead(target: BenchTarget) -> tuple[float, float, float, float]:
@@ -98,14 +144,18 @@ def sdk_overhead(target: BenchTarget) -> tuple[float, float, float, float]:
 
 def main() -> None:
     with bench_target() as target:
-        native = asyncio.run(http_ingest(target))
-        spans = asyncio.run(otlp_exports(target))
+        native = native_rate(target, CLIENTS, BATCHES_PER_CLIENT, "native")
+        spans = otlp_rate(target, CLIENTS, EXPORTS_PER_CLIENT, seed=2)
         p50_us, mean_us, p99_us, delivered = sdk_overhead(target)
+        apart = {clients: per_request_ms(target, clients) for clients in (1, CLIENTS)}
     print(f"native batches, {CLIENTS} clients x {BATCH} events: {native:,.0f} events/s")
     print(f"OTLP protobuf exports, {CLIENTS} clients x {SPANS_PER_EXPORT} spans ({2 * SPANS_PER_EXPORT} events):"
           f" {spans:,.0f} spans/s = {2 * spans:,.0f} events/s ({2 * spans / native:.0%} of native)")
     print(f"SDK on the caller's thread: p50 {p50_us:.1f} µs/event, mean {mean_us:.1f} µs, p99 {p99_us:.1f} µs;"
           f" delivered end to end {delivered:,.0f} events/s")
+    for clients, (native_ms, otlp_ms) in apart.items():
+        print(f"{clients} client(s): {native_ms:.1f} ms per native batch, {otlp_ms:.1f} ms per OTLP export"
+              f" (x{otlp_ms / native_ms:.2f})")
 
 
 if __name__ == "__main__":

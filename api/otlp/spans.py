@@ -314,9 +314,16 @@ def _json_attributes(pairs: Any) -> dict[str, Any]:
     return attributes
 
 
+_SNAKE_VALUE_KEYS = {"string_value": "stringValue", "bool_value": "boolValue", "int_value": "intValue",
+                     "double_value": "doubleValue", "array_value": "arrayValue", "kvlist_value": "kvlistValue",
+                     "bytes_value": "bytesValue"}
+
+
 def _json_value(value: Any, depth: int) -> Any:
     if not isinstance(value, dict) or depth > _MAX_DEPTH:
         return None
+    if len(value) == 1 and (camel := _SNAKE_VALUE_KEYS.get(next(iter(value)))) is not None:
+        value = {camel: next(iter(value.values()))}
     if "stringValue" in value:
         return value["stringValue"] if isinstance(value["stringValue"], str) else None
     if "boolValue" in value:

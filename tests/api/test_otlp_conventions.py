@@ -194,3 +194,13 @@ def test_only_the_first_parentless_span_opens_and_ends_the_session() -> None:
     events = mapped(span(T, ROOT, "first", 0, 10), span(T, STEP, "second", 5, 20))
     assert [(t, n) for t, n, _ in events] == [("session.start", "first"), ("custom.span", "second"),
                                               ("session.end", "first")]
+
+
+def test_snake_case_otlp_json_reads_like_camel_case() -> None:
+    camel = export(span(T, TOOL, "t", 0, 1, {"openinference.span.kind": "TOOL", "tool.name": "lookup", "n": 3}))
+    snake = json.loads(json.dumps(camel).replace("resourceSpans", "resource_spans")
+                       .replace("scopeSpans", "scope_spans").replace("traceId", "trace_id")
+                       .replace("spanId", "span_id").replace("startTimeUnixNano", "start_time_unix_nano")
+                       .replace("endTimeUnixNano", "end_time_unix_nano").replace("stringValue", "string_value")
+                       .replace("intValue", "int_value"))
+    assert decode_json(snake).spans == decode_json(camel).spans

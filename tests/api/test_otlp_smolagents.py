@@ -96,7 +96,10 @@ def test_codeagent_run_becomes_a_session_with_its_code_failure_and_recovery(
 
     model = OpenAIServerModel(model_id="scripted", api_base=f"{scripted_model.base_url}/v1", api_key="local")
     agent = CodeAgent(tools=[lookup], model=model, max_steps=4, verbosity_level=0)
-    assert agent.run("What is the total price?") == "42"
+    try:
+        assert agent.run("What is the total price?") == "42"
+    finally:
+        model.client.close()
     assert traced.force_flush()
 
     events = events_of(client, tenant, "CodeAgent.run")
@@ -141,7 +144,10 @@ def test_toolcallingagent_tool_failure_is_a_failed_tool_result(
 
     model = OpenAIServerModel(model_id="scripted", api_base=f"{scripted_tool_caller.base_url}/v1", api_key="local")
     agent = ToolCallingAgent(tools=[lookup], model=model, max_steps=4, verbosity_level=0)
-    assert agent.run("Find it") == "7"
+    try:
+        assert agent.run("Find it") == "7"
+    finally:
+        model.client.close()
     assert traced.force_flush()
 
     events = events_of(client, tenant, "ToolCallingAgent.run")

@@ -47,8 +47,7 @@ def server_on(database_url: str) -> Callable[[int], RunningServer]:
 def test_session_events_arrive_in_order_and_flush_counts_them(client: httpx.Client, server: RunningServer,
                                                               tenant: Tenant) -> None:
     with Tracer(server.base_url, key_of(tenant), retry=FAST_RETRY) as tracer:
-        with tracer.session(name="checkout", agent="shopper", task_key="task-7", regression_run_id="rr_1",
-                            tools=["search"]) as session:
+        with tracer.session(name="checkout", agent="shopper", task_key="task-7", tools=["search"]) as session:
             request = session.llm_request("gpt-4o", [{"role": "user", "content": "shoes"}])
             session.llm_response("gpt-4o", usage={"input_tokens": 3}, content="searching", parent_seq=request)
             call = session.tool_call("search", {"q": "shoes"})
@@ -66,7 +65,7 @@ def test_session_events_arrive_in_order_and_flush_counts_them(client: httpx.Clie
     assert events[0]["payload"] == {"agent": {"name": "shopper"}, "tools": ["search"]}
     sessions = client.get("/api/sessions", headers=tenant.key()).json()["sessions"]
     [row] = [s for s in sessions if s["id"] == session.id]
-    assert row["metadata"] == {"task_key": "task-7", "regression_run_id": "rr_1"}
+    assert row["metadata"] == {"task_key": "task-7"}
     assert row["status"] == "success"
 
 

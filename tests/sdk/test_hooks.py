@@ -27,6 +27,12 @@ def chat() -> Iterator[RunningServer]:
 
 
 @pytest.fixture
+def llm(chat: RunningServer) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{chat.base_url}/v1", api_key="local", max_retries=0) as client:
+        yield instrument(client)
+
+
+@pytest.fixture
 def tracer(server: RunningServer, tenant: Tenant) -> Iterator[Tracer]:
     with Tracer(server.base_url, tenant.keys[tenant.projects[0]]) as running:
         yield running
@@ -43,9 +49,8 @@ def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-def test_sync_completion_records_request_and_response(chat: RunningServer, tracer: Tracer, client: httpx.Client,
+def test_sync_completion_records_request_and_response(llm: openai.OpenAI, tracer: Tracer, client: httpx.Client,
                                                       tenant: Tenant) -> None:
-    llm = instrument(openai.OpenAI(base_url=f"{chat.base_url}/v1", api_key="local", max_retries=0))
     messages = user("use a tool")
     with tracer.session() as session:
         llm.chat.completions.create(model="local-model", messages=messages)
@@ -58,9 +63,8 @@ def test_sync_completion_records_request_and_response(chat: RunningServer, trace
     assert response["payload"]["finish_reason"] == "tool_calls"
 
 
-def test_stream_read_to_the_end_records_the_whole_answer(chat: RunningServer, tracer: Tracer,
+def test_stream_read_to_the_end_records_the_whole_answer(llm: openai.OpenAI, tracer: Tracer,
                                                          client: httpx.Client, tenant: Tenant) -> None:
-    llm = instrument(openai.OpenAI(base_url=f"{chat.base_url}/v1", api_key="local", max_retries=0))
     with tracer.session() as session:
         stream = llm.chat.completions.create(model="local-model", messages=user("hi"), stream=True,
                                              stream_options={"include_usage": True})
@@ -73,8 +77,7 @@ def test_stream_read_to_the_end_records_the_whole_answer(chat: RunningServer, tr
 
 
 def test_abandoned_stream_still_leaves_its_request_and_an_incomplete_response(
-        chat: RunningServer, tracer: Tracer, client: httpx.Client, tenant: Tenant) -> None:
-    llm = instrument(openai.OpenAI(base_url=f"{chat.base_url}/v1", api_key="local", max_retries=0))
+        llm: openai.OpenAI, tracer: Tracer, client: httpx.Client, tenant: Tenant) -> None:
     with tracer.session() as session:
         stream = llm.chat.completions.create(model="local-model", messages=user("long"), stream=True)
         for index, _ in enumerate(stream):
@@ -88,9 +91,8 @@ def test_abandoned_stream_still_leaves_its_request_and_an_incomplete_response(
     assert ANSWER.startswith(response["payload"]["content"]) and response["payload"]["content"]
 
 
-def test_failed_call_records_the_error(chat: RunningServer, tracer: Tracer, client: httpx.Client,
+def test_failed_call_records_the_error(llm: openai.OpenAI, tracer: Tracer, client: httpx.Client,
                                        tenant: Tenant) -> None:
-    llm = instrument(openai.OpenAI(base_url=f"{chat.base_url}/v1", api_key="local", max_retries=0))
     with tracer.session() as session, pytest.raises(openai.InternalServerError):
         llm.chat.completions.create(model="local-model", messages=user("fail"))
     _, response = recorded(client, tenant, tracer, session.id)
@@ -137,7 +139,6 @@ def test_tool_decorator_records_arguments_results_and_failures(tracer: Tracer, c
     assert failed["payload"]["error"]["type"] == "LookupError"
 
 
-def test_hooks_outside_a_session_record_nothing(chat: RunningServer) -> None:
-    llm = instrument(openai.OpenAI(base_url=f"{chat.base_url}/v1", api_key="local", max_retries=0))
+def test_hooks_outside_a_session_record_nothing(llm: openai.OpenAI) -> None:
     answer = llm.chat.completions.create(model="local-model", messages=user("hi"))
     assert answer.choices[0].message.content == ANSWER

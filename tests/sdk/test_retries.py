@@ -23,9 +23,11 @@ class Flaky:
     def __init__(self) -> None:
         self.attempts: list[tuple[float, int]] = []
         self.failures = [(429, "1"), (503, "0"), (500, None)]
+        self.created: list[dict[str, Any]] = []
 
     async def create(self, request: Request) -> Response:
         body = await request.json()
+        self.created.append(body)
         return JSONResponse({"id": body["id"]}, status_code=201)
 
     async def events(self, request: Request) -> Response:
@@ -51,10 +53,12 @@ def flaky() -> Iterator[tuple[Flaky, RunningServer]]:
 def test_retry_after_is_honoured_and_5xx_retried_until_accepted(flaky: tuple[Flaky, Any]) -> None:
     state, running = flaky
     with Tracer(running.base_url, "adk_test", retry=RetryPolicy(base_seconds=0.01, max_seconds=0.05)) as tracer:
-        session = tracer.session()
+        session = tracer.session(id="run-1", task_key="checkout", regression_run_id="rr_42")
         session.log("hello")
         counts = tracer.flush(timeout=30)
         stats = tracer.stats()
+    # A regression run's after-session: its metadata names the task and the run (matched server-side).
+    assert state.created == [{"id": "run-1", "metadata": {"task_key": "checkout", "regression_run_id": "rr_42"}}]
     assert [status for _, status in state.attempts] == [429, 503, 500, 200]
     assert state.attempts[1][0] - state.attempts[0][0] >= 0.95  # waited the 429's Retry-After: 1
     assert (counts.accepted, counts.rejected, stats.retries) == (2, 0, 3)
