@@ -39,15 +39,15 @@ function diffView(diff) {
 }
 
 // ── Fix runs and regression runs ─────────────────────────────────────────────────────────────
-// Built against SPEC.md's shapes; the endpoints come with their own issues. Each section is shown
-// only when the server answers its GET with 200, and stays hidden otherwise.
+// GET /api/incidents/{id}/fix-runs and …/regression-runs (docs/fix-agent.md, docs/regression-runs.md).
+// Each section is shown only when the server answers its GET with 200, and stays hidden otherwise.
 function fixRunsSection(body) {
   const runs = itemsOf(body, "fix_runs", "runs", "items");
   return h("section", { class: "incident-section", dataset: { section: "fix-runs" } }, h("h3", {}, "Fix runs"),
     runs.length ? runs.map((run) => h("div", { class: "run" },
-      h("p", {}, h("strong", {}, run.fix_run_id ?? run.id ?? "fix run"), ` · ${run.runner ?? ""} · ${when(run.created_at)}`, run.base_sha ? ` · base ${String(run.base_sha).slice(0, 10)}` : ""),
+      h("p", {}, h("strong", {}, run.fix_run_id), ` · ${run.runner} · ${when(run.started_at)}`, run.base_sha ? ` · base ${String(run.base_sha).slice(0, 10)}` : ""),
       run.fallback ? h("p", { class: "error-text" }, `Fallback: ${run.fallback.label} — ${run.fallback.reason ?? ""}`) : null,
-      Array.isArray(run.plan) && run.plan.length ? h("ol", { class: "plan" }, run.plan.map((step) => h("li", {}, typeof step === "string" ? step : step.title ?? step.description ?? JSON.stringify(step)))) : null,
+      Array.isArray(run.plan) && run.plan.length ? h("ol", { class: "plan" }, run.plan.map((step) => h("li", {}, h("strong", {}, `${step.step}: `), step.text))) : null,
       run.diff ? diffView(run.diff) : null)) : notice("empty", "No fix runs yet"));
 }
 
@@ -55,16 +55,16 @@ function regressionRunsSection(body) {
   const runs = itemsOf(body, "regression_runs", "runs", "items");
   return h("section", { class: "incident-section", dataset: { section: "regression-runs" } }, h("h3", {}, "Regression runs"),
     runs.length ? runs.map((run) => h("div", { class: "run" },
-      h("p", {}, h("strong", {}, run.name ?? run.id ?? "regression run"), " ", chip(run.status ?? "?", `status-${run.status}`), ` · ${when(run.created_at)}`),
+      h("p", {}, h("strong", {}, run.name ?? run.id), " ", chip(run.status, `status-${run.status}`), ` · ${when(run.created_at)}`),
       Array.isArray(run.pairs) && run.pairs.length ? h("table", { class: "list" },
         h("thead", {}, h("tr", {}, ["Task", "Before", "After", "Verdict", ""].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, run.pairs.map((pair) => h("tr", {},
-          h("td", {}, pair.task_key ?? "—"),
-          h("td", {}, pair.before_session_id ? h("a", { href: `#/session/${encodeURIComponent(pair.before_session_id)}` }, pair.before_session_id) : "—"),
+          h("td", {}, pair.task),
+          h("td", {}, pair.before_session_ids.length ? pair.before_session_ids.map((id) => h("a", { href: `#/session/${encodeURIComponent(id)}` }, id)) : "—"),
           h("td", {}, pair.after_session_id ? h("a", { href: `#/session/${encodeURIComponent(pair.after_session_id)}` }, pair.after_session_id) : "—"),
-          h("td", {}, chip(pair.verdict ?? "?", `verdict-${pair.verdict}`)),
-          h("td", {}, pair.before_session_id && pair.after_session_id
-            ? h("a", { href: `#/compare/${encodeURIComponent(pair.before_session_id)}/${encodeURIComponent(pair.after_session_id)}` }, "compare") : null))))) : null)) : notice("empty", "No regression runs yet"));
+          h("td", {}, chip(pair.verdict ?? "pending", `verdict-${pair.verdict}`)),
+          h("td", {}, pair.before_session_ids.length && pair.after_session_id
+            ? h("a", { href: `#/compare/${encodeURIComponent(pair.before_session_ids[0])}/${encodeURIComponent(pair.after_session_id)}` }, "compare") : null))))) : null)) : notice("empty", "No regression runs yet"));
 }
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 

@@ -126,7 +126,8 @@ function marksOf(analysis, loaded) {
     || (analysis.labels || []).find((l) => l.label === step.label);
   marks.critical = step;
   marks.opening = step.seq;
-  marks.failure = finding?.critical_seq ?? step.seq;
+  // The critical step is the cause (the decision); observed_seq is where the failure showed.
+  marks.failure = step.observed_seq ?? finding?.critical_seq ?? step.seq;
   marks.cause = finding?.cause_seq ?? step.cause_seq ?? (step.seq !== marks.failure ? step.seq : null);
   if (marks.cause === null) marks.cause = decisionBefore(loaded, marks.failure);
   return marks;

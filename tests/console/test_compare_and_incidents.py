@@ -34,7 +34,7 @@ def test_two_sessions_compare_side_by_side_with_the_first_divergence_and_each_si
     expect(page.locator("tr.divergence ~ tr")).to_have_count(2)  # the two steps after it
     heads = page.locator(".compare-side-head")
     expect(heads.nth(0)).to_contain_text("not_found")
-    expect(heads.nth(0)).to_contain_text("critical step #5")
+    expect(heads.nth(0)).to_contain_text("critical step #3")
     expect(heads.nth(1)).to_contain_text("no findings")
     console.shoot("compare")
     divergence.locator("td").nth(1).get_by_role("link", name="#5").click()
@@ -54,6 +54,12 @@ def test_a_member_changes_an_incidents_status_and_owner_and_a_viewer_is_refused(
 ) -> None:
     failed_session(http, tenant, "console-incident-1")
     incident = incident_of(http, tenant, "not_found")
+    # A rules-only fix run (no model configured here) and a pending regression run to show beside it.
+    fix = http.post(f"/api/incidents/{incident['id']}/fix-agent", headers=tenant.user("member"))
+    assert fix.status_code == 201, fix.text
+    regression = http.post(f"/api/incidents/{incident['id']}/regression-runs", json={"name": "after the fix"},
+                           headers=tenant.key())
+    assert regression.status_code == 201, regression.text
     member = console_jwt(tenant, "member")
     console = open_console()
     page = console.page
@@ -63,7 +69,15 @@ def test_a_member_changes_an_incidents_status_and_owner_and_a_viewer_is_refused(
     row.get_by_role("link").click()
     detail = page.get_by_role("article", name="Incident")
     expect(detail.locator(".incident-sessions")).to_contain_text("pricing question")
-    expect(page.locator("[data-section]")).to_have_count(0)  # no fix-run or regression-run endpoints on this server
+    fix_runs = page.locator("[data-section='fix-runs']")
+    expect(fix_runs).to_contain_text(fix.json()["fix_run_id"])
+    expect(fix_runs).to_contain_text("Fallback: no_model_configured")
+    expect(fix_runs.locator(".plan")).to_contain_text("what_failed: ")
+    regression_runs = page.locator("[data-section='regression-runs']")
+    expect(regression_runs).to_contain_text("after the fix")
+    expect(regression_runs.locator("tbody tr")).to_have_count(1)
+    expect(regression_runs.locator("tbody tr")).to_contain_text("console-incident-1")
+    console.shoot("incident-runs")
 
     detail.get_by_label("Status").select_option("acknowledged")
     expect(detail.locator(".save-status")).to_have_text("Saved: acknowledged, unassigned")

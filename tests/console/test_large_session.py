@@ -15,6 +15,7 @@ from tests.support.tenants import Tenant
 
 EVENTS = 20_000
 FAILURE_SEQ = 15_000
+CAUSE_SEQ = FAILURE_SEQ - 1  # the deploy call that failed: the critical step
 
 
 def long_failing_run(http: httpx.Client, tenant: Tenant, trace_id: str) -> None:
@@ -31,7 +32,7 @@ def long_failing_run(http: httpx.Client, tenant: Tenant, trace_id: str) -> None:
             else:
                 batch.append({"seq": seq, "type": "log", "payload": {"level": "info", "message": f"poll {seq}"}})
         append(http, tenant, trace_id, batch)
-    assert http.post(f"/api/traces/{trace_id}/analyze", headers=tenant.key()).json()["critical_step"]["seq"] == FAILURE_SEQ
+    assert http.post(f"/api/traces/{trace_id}/analyze", headers=tenant.key()).json()["critical_step"]["seq"] == CAUSE_SEQ
 
 
 def event_pages(console: Console, trace_id: str) -> list[dict[str, list[str]]]:
@@ -47,19 +48,19 @@ def test_a_long_session_opens_at_its_critical_step_from_one_page_and_pages_on_de
     page = console.page
     console.sign_in(token, "#/session/console-long-1")
     selected = page.locator(".timeline li[aria-selected='true']")
-    expect(selected).to_have_attribute("data-seq", str(FAILURE_SEQ))
+    expect(selected).to_have_attribute("data-seq", str(CAUSE_SEQ))
     rows = page.locator(".timeline li[data-seq]")
     expect(rows).to_have_count(500)
     assert event_pages(console, "console-long-1") == [
-        {"project_id": [tenant.projects[0]], "after_seq": [str(FAILURE_SEQ - 101)], "limit": ["500"]}]
+        {"project_id": [tenant.projects[0]], "after_seq": [str(CAUSE_SEQ - 101)], "limit": ["500"]}]
 
     page.get_by_role("button", name="Load earlier events").click()
     expect(rows).to_have_count(1000)
-    assert rows.first.get_attribute("data-seq") == str(FAILURE_SEQ - 600)
+    assert rows.first.get_attribute("data-seq") == str(CAUSE_SEQ - 600)
     selected.press("End")
-    expect(selected).to_have_attribute("data-seq", str(FAILURE_SEQ + 399))
+    expect(selected).to_have_attribute("data-seq", str(CAUSE_SEQ + 399))
     selected.press("ArrowDown")  # past the window's end: the next page is fetched, then the move is made
-    expect(selected).to_have_attribute("data-seq", str(FAILURE_SEQ + 400))
+    expect(selected).to_have_attribute("data-seq", str(CAUSE_SEQ + 400))
     expect(rows).to_have_count(1500)
 
     page.get_by_label("Search the trace").fill("403 forbidden")

@@ -18,7 +18,8 @@ def test_failed_session_opens_at_its_critical_step_with_evidence_screenshot_and_
 ) -> None:
     seeded = failed_session(http, tenant, "console-failed-1")
     critical = seeded["analysis"]["critical_step"]
-    assert critical is not None and critical["seq"] == 5
+    # The critical step is the cause (the model's turn that called fetch_page); the 404 shows at 5.
+    assert critical is not None and (critical["seq"], critical["observed_seq"]) == (3, 5)
     token = console_jwt(tenant, "member")
     console = open_console()
     page = console.page
@@ -34,28 +35,32 @@ def test_failed_session_opens_at_its_critical_step_with_evidence_screenshot_and_
     console.shoot("sessions")
 
     row.get_by_role("link").click()
-    expect(page.get_by_text("Opened at the critical step #5")).to_be_visible()
+    expect(page.get_by_text("Opened at the critical step #3")).to_be_visible()
     selected = page.locator(".timeline li[aria-selected='true']")
-    expect(selected).to_have_attribute("data-seq", "5")
+    expect(selected).to_have_attribute("data-seq", "3")
     expect(selected).to_be_focused()
-    expect(selected).to_contain_text("observed failure")
     expect(page.locator(".timeline li.cause")).to_have_attribute("data-seq", "3")
-    expect(page.locator(".detail")).to_contain_text("404 Not Found: /docs/pricing-v2")
+    expect(page.locator(".timeline li[data-seq='5']")).to_contain_text("observed failure")
+    # The conversation reads as one: the model's answer and the call it made.
+    expect(page.locator(".detail .bubble.role-assistant")).to_contain_text("I will read the pricing page.")
+    expect(page.locator(".detail .tool-call")).to_contain_text("fetch_page")
     findings = page.get_by_role("complementary", name="Findings")
     expect(findings).to_contain_text("not_found")
     expect(findings.locator(".finding", has_text="not_found").locator(".evidence-seqs")).to_contain_text("#5")
     console.shoot("replay")
 
-    # The conversation reads as one: the model's request, then its answer and the call it made.
-    page.keyboard.press("ArrowUp")
-    page.keyboard.press("ArrowUp")
+    # Down to the observed failure and its evidence; k goes back up to the question; c to the critical step.
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(selected).to_have_attribute("data-seq", "5")
+    expect(selected).to_contain_text("observed failure")
+    expect(page.locator(".detail")).to_contain_text("404 Not Found: /docs/pricing-v2")
+    page.keyboard.press("c")
     expect(selected).to_have_attribute("data-seq", "3")
-    expect(page.locator(".detail .bubble.role-assistant")).to_contain_text("I will read the pricing page.")
-    expect(page.locator(".detail .tool-call")).to_contain_text("fetch_page")
     page.keyboard.press("k")
     expect(page.locator(".detail .bubble.role-user")).to_contain_text("What does the pricing page say about seats?")
     page.keyboard.press("c")
-    expect(selected).to_have_attribute("data-seq", "5")
+    expect(selected).to_have_attribute("data-seq", "3")
 
     with page.expect_response(lambda r: f"/artifacts/{seeded['artifact_id']}" in r.url and r.status == 200) as signed:
         page.locator(".timeline li[data-seq='6']").click()

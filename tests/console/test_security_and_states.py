@@ -103,7 +103,7 @@ def test_wrong_and_expired_tokens_missing_sessions_and_a_narrow_screen_have_clea
 
     narrow = open_console(width=390, height=844)
     narrow.sign_in(member, "#/session/console-narrow-1")
-    expect(narrow.page.locator(".timeline li[aria-selected='true']")).to_have_attribute("data-seq", "5")
+    expect(narrow.page.locator(".timeline li[aria-selected='true']")).to_have_attribute("data-seq", "3")
     assert narrow.page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
     narrow.shoot("replay-narrow")
     for tab in (console, narrow):
