@@ -2,10 +2,10 @@
 
 The detectors run on a small thread pool of their own (never the default executor, which JWKS
 fetches and `asyncio.to_thread` share). The detector thread pulls the session's events page by
-page: each page is fetched by a coroutine on the event loop, which the thread waits for. The loop
-never waits for a thread, so no number of concurrent analyses can starve it; memory stays bounded
-to one page per running analysis. Analyses beyond the pool wait in a bounded line; past that
-line the caller gets 429 (docs/detectors.md).
+page: each page is fetched by a coroutine on the event loop, which the thread waits for, one page
+ahead of the detectors. The loop never waits for a thread, so no number of concurrent analyses can
+starve it; memory stays bounded to two pages per running analysis. Analyses beyond the pool wait
+in a bounded line; past that line the caller gets 429 (docs/detectors.md).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from api.auth import Identity
@@ -53,19 +53,25 @@ class AnalysisRunner:
 
     def _events(self, loop: asyncio.AbstractEventLoop, identity: Identity, trace_id: str,
                 project_id: str | None) -> Iterator[dict[str, Any]]:
-        # Runs on a detector thread: each page is a coroutine on the loop, awaited from here.
-        after: int | None = None
-        while True:
-            fetch = asyncio.run_coroutine_threadsafe(self._page(identity, trace_id, project_id, after), loop)
-            try:
-                page = fetch.result(timeout=self._page_timeout)
-            except TimeoutError:
-                fetch.cancel()
-                raise
-            yield from page["events"]
-            after = page["next_after_seq"]
-            if after is None:
-                return
+        # Runs on a detector thread: each page is a coroutine on the loop, awaited from here. The
+        # next page is asked for before this one is handed over, so the database reads it while the
+        # detectors work (memory: two pages per running analysis).
+        fetch: Future[dict[str, Any]] | None = asyncio.run_coroutine_threadsafe(
+            self._page(identity, trace_id, project_id, None), loop)
+        try:
+            while fetch is not None:
+                try:
+                    page = fetch.result(timeout=self._page_timeout)
+                except TimeoutError:
+                    fetch.cancel()
+                    raise
+                after = page["next_after_seq"]
+                fetch = None if after is None else asyncio.run_coroutine_threadsafe(
+                    self._page(identity, trace_id, project_id, after), loop)
+                yield from page["events"]
+        finally:
+            if fetch is not None:
+                fetch.cancel()  # the detectors stopped early: the page read ahead is not needed
 
     async def _page(self, identity: Identity, trace_id: str, project_id: str | None,
                     after: int | None) -> dict[str, Any]:

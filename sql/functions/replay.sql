@@ -164,6 +164,51 @@ begin
     s := internal.visible_session(list_events.trace_id, list_events.project_id);
     -- A page also ends after 8 MiB of payload (at least one event): large events must not exceed
     -- jsonb's size limit or a reader's memory. next_after_seq then continues from the last event.
+    with page_events as materialized (
+        select e.seq, e.idempotency_key, e.type, e.name, e.client_ts as ts, e.payload, e.parent_seq, e.received_at
+        from app.events as e
+        where
+            e.workspace_id = s.workspace_id
+            and e.project_id = s.project_id
+            and e.trace_id = s.trace_id
+            and e.seq > coalesce(list_events.after_seq, -1)
+            and (list_events.types is null or e.type = any(list_events.types))
+        order by e.seq
+        limit list_events.max_events
+    ),
+
+    bounds as (select min(pe.seq) as lo, max(pe.seq) as hi from page_events as pe),
+
+    -- The page's positions from the batches that cover its seq range, read once (one probe for the
+    -- batch holding the first seq, one index range scan), not one lookup per event.
+    positions as (
+        select u.seq, sm.position + u.ord - 1 as position
+        from bounds
+        cross join lateral (
+            select sm.position, sm.event_seqs
+            from app.stream_messages as sm
+            where
+                sm.workspace_id = s.workspace_id
+                and sm.project_id = s.project_id
+                and sm.trace_id = s.trace_id
+                and sm.kind = 'trace.event'
+                and sm.first_seq <= bounds.hi
+                and sm.first_seq >= coalesce((
+                    select b.first_seq
+                    from app.stream_messages as b
+                    where
+                        b.workspace_id = s.workspace_id
+                        and b.project_id = s.project_id
+                        and b.trace_id = s.trace_id
+                        and b.kind = 'trace.event'
+                        and b.first_seq <= bounds.lo
+                    order by b.first_seq desc
+                    limit 1
+                ), bounds.lo)
+        ) as sm
+        cross join lateral unnest(sm.event_seqs) with ordinality as u (seq, ord)
+    )
+
     select
         coalesce(jsonb_agg(to_jsonb(p) - 'bytes_before' order by p.seq)
             filter (where p.bytes_before < 8388608), '[]'),
@@ -177,38 +222,10 @@ begin
                 order by limited.seq rows between unbounded preceding and 1 preceding
             ), 0) as bytes_before
         from (
-            select
-                e.seq,
-                e.idempotency_key,
-                e.type,
-                e.name,
-                e.client_ts as ts,
-                e.payload,
-                e.parent_seq,
-                e.received_at,
-                m.position + array_position(m.event_seqs, e.seq) - 1 as position
-            from app.events as e
+            select page_events.*, positions.position
+            from page_events
             -- Left: an event whose stream row was pruned (retention) reads back with a null position.
-            left join lateral (
-                select sm.position, sm.event_seqs
-                from app.stream_messages as sm
-                where
-                    sm.workspace_id = e.workspace_id
-                    and sm.project_id = e.project_id
-                    and sm.trace_id = e.trace_id
-                    and sm.kind = 'trace.event'
-                    and sm.event_seqs[1] <= e.seq
-                order by sm.event_seqs[1] desc
-                limit 1
-            ) as m on true
-            where
-                e.workspace_id = s.workspace_id
-                and e.project_id = s.project_id
-                and e.trace_id = s.trace_id
-                and e.seq > coalesce(list_events.after_seq, -1)
-                and (list_events.types is null or e.type = any(list_events.types))
-            order by e.seq
-            limit list_events.max_events
+            left join positions on page_events.seq = positions.seq
         ) as limited
     ) as p;
     return jsonb_build_object(
