@@ -90,4 +90,17 @@ def empty_database(pytestconfig: pytest.Config) -> Iterator[str]:
         asyncio.run(_drop_database(server, name))
 
 
+@pytest.fixture(scope="module")
+def module_database(pytestconfig: pytest.Config) -> Iterator[str]:
+    """A migrated database of one test module's own, for tests whose outcome depends on what the
+    tables hold as a whole (planner statistics), not only on their own rows. Dropped afterwards."""
+    server, session_name = pytestconfig.stash[_SERVER_KEY]
+    name = f"{session_name}_{secrets.token_hex(3)}"
+    url = asyncio.run(_create_database(server, name))
+    try:
+        yield url
+    finally:
+        asyncio.run(_drop_database(server, name))
+
+
 _SERVER_KEY = pytest.StashKey[tuple[str, str]]()

@@ -3,7 +3,8 @@ are served by their indexes when run as a request role, under RLS (sql/schema/00
 
 auto_explain records the plan of every statement nested in the `api.*` functions, as executed
 with the request role's claims; the test reads those plans from the notices it sends. The data
-(20,000 sessions and stream rows) lives in one transaction that is rolled back.
+(20,000 sessions and stream rows) lives in one transaction that is rolled back, in a database of
+the module's own, so other tests' rows cannot move the planner's statistics.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ async def _record_plans(database_url: str, tenant: Tenant, calls: list[tuple[str
 
 
 @pytest.fixture(scope="module")
-def plans(database_url: str, settings: Settings) -> dict[str, PlanRecorder]:
+def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
+    # A database of its own: the plans must not depend on the rows other tests left behind.
+    database_url = module_database
     tenant = make_tenant(database_url, settings)
     ws, project = tenant.workspace_id, tenant.projects[0]
     near_head = ROWS - 100
