@@ -5,6 +5,10 @@
 --   API key       role agentdeck_key, claims {"role": "agentdeck_key", "key_hash": "<sha256 hex>"}
 --   service       role service_role,  claims {"role": "service_role", "workspace_id": "ws_..."}
 
+-- The visibility sets declare `rows 10` (a credential sees a few projects, not the planner's
+-- default of 1000 rows): with that estimate a lookup by id joins them to the id's index,
+-- `(workspace_id, id)`, instead of scanning the whole table under the RLS filter.
+
 -- These helpers are plpgsql, not sql: plpgsql caches its plans per connection, whereas a
 -- non-inlinable sql function (security definer, or with SET) is planned again on every call,
 -- and RLS policies call them several times per request.
@@ -30,7 +34,7 @@ comment on function internal.request_role() is
 'The request role the transaction runs as (authenticated, agentdeck_key, service_role), else null. Never a claim.';
 
 create or replace function internal.visible_workspaces() returns setof text
-language plpgsql stable security definer
+language plpgsql stable security definer rows 10
 set search_path = ''
 as $$
 begin
@@ -54,7 +58,7 @@ comment on function internal.visible_workspaces() is
 
 create or replace function internal.visible_projects()
 returns table (workspace_id text, project_id text)
-language plpgsql stable security definer
+language plpgsql stable security definer rows 10
 set search_path = ''
 as $$
 begin
@@ -77,7 +81,7 @@ comment on function internal.visible_projects() is
 
 create or replace function internal.writable_projects()
 returns table (workspace_id text, project_id text)
-language plpgsql stable security definer
+language plpgsql stable security definer rows 10
 set search_path = ''
 as $$
 begin
@@ -122,16 +126,18 @@ comment on function internal.require_identity() is
 'Raises AD401 unless the request runs as a request role whose claims agree with it (a revoked API key does not).';
 
 create or replace function internal.record_key_use() returns void
-language sql volatile security definer
+language plpgsql volatile security definer
 set search_path = ''
 as $$
+begin
     -- At most once a minute, so hot keys do not rewrite their row on every write.
     update app.api_keys as k
     set last_used_at = now()
     where
         internal.request_role() = 'agentdeck_key'
         and k.key_hash = decode(internal.claim('key_hash'), 'hex')
-        and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute')
+        and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute');
+end
 $$;
 comment on function internal.record_key_use() is
 'Records that the request''s API key wrote (last_used_at); called by the writing api functions.';
@@ -157,26 +163,44 @@ begin
             coalesce(require_visible_project.project_id, '(none)'), require_visible_project.workspace_id
         );
     end if;
-    if for_write and not exists (
-        select from internal.writable_projects() as w
-        where
-            w.workspace_id = require_visible_project.workspace_id
-            and (require_visible_project.project_id is null or w.project_id = require_visible_project.project_id)
-    ) then
-        raise exception using errcode = 'AD403', hint = 'read_only', message = format(
-            'this credential may not write to project %s of workspace %s',
-            coalesce(require_visible_project.project_id, '(none)'), require_visible_project.workspace_id
-        );
+    if for_write then
+        perform internal.require_writable_project(require_visible_project.workspace_id, require_visible_project.project_id);
     end if;
 end
 $$;
 comment on function internal.require_visible_project(text, text, boolean) is
 'Raises 42501 unless the project (or, for null, the workspace) is visible; AD403 read_only when for_write and it is not writable.';
 
+create or replace function internal.require_writable_project(workspace_id text, project_id text) returns void
+language plpgsql stable
+set search_path = ''
+as $$
+-- For a project (or, for null, a workspace) already known to be visible: AD403 read_only unless
+-- the request may write to it. Only a member can be a viewer: a key or the service writes
+-- wherever it sees, so the writable set is read for users alone.
+begin
+    if internal.request_role() = 'authenticated' and not exists (
+        select from internal.writable_projects() as w
+        where
+            w.workspace_id = require_writable_project.workspace_id
+            and (require_writable_project.project_id is null or w.project_id = require_writable_project.project_id)
+    ) then
+        raise exception using errcode = 'AD403', hint = 'read_only', message = format(
+            'this credential may not write to project %s of workspace %s',
+            coalesce(require_writable_project.project_id, '(none)'), require_writable_project.workspace_id
+        );
+    end if;
+end
+$$;
+comment on function internal.require_writable_project(text, text) is
+'Raises AD403 read_only unless the request may write to the (visible) project, or for null the workspace.';
+
 revoke all on function internal.claim(text), internal.request_role(), internal.visible_workspaces(),
 internal.visible_projects(), internal.writable_projects(), internal.require_identity(),
-internal.record_key_use(), internal.require_visible_project(text, text, boolean) from public;
+internal.record_key_use(), internal.require_visible_project(text, text, boolean),
+internal.require_writable_project(text, text) from public;
 grant usage on schema internal to authenticated, agentdeck_key, service_role;
 grant execute on function internal.claim(text), internal.request_role(), internal.visible_workspaces(),
 internal.visible_projects(), internal.writable_projects(), internal.require_identity(),
-internal.require_visible_project(text, text, boolean) to authenticated, agentdeck_key, service_role;
+internal.require_visible_project(text, text, boolean), internal.require_writable_project(text, text)
+to authenticated, agentdeck_key, service_role;

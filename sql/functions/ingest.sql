@@ -68,7 +68,7 @@ begin
     if not for_write then
         return found;
     end if;
-    perform internal.require_visible_project(found.workspace_id, found.project_id, true);
+    perform internal.require_writable_project(found.workspace_id, found.project_id);
     select s.* into strict locked
     from app.trace_sessions as s
     where
