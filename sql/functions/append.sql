@@ -29,17 +29,18 @@ set search_path = ''
 as $$
 -- One call per batch, one array per field (the schema-valid events in request order: their request
 -- index, seq, key (null: the default), ..., payload as JSON text, and the sha256 of the canonical
--- content, which replays are recognised by). Classified in that order against what is stored and
--- what came earlier in the batch. A batch of new events in order (the common case) takes the fast
--- path: one pass over the arrays, one probe of the keys, one insert straight from the arrays.
+-- content, which replays are recognised by). A null array stands for a null in every event: the
+-- API sends keys, names, timestamps and parents so when no event has one. Classified in request
+-- order against what is stored and what came earlier in the batch. A batch of new events in order
+-- (the common case) takes the fast path: a few array tests and one insert straight from the arrays.
 declare
     s app.trace_sessions;
     r record;
     code text;
+    n integer := cardinality(append_events.seqs);
     running_max bigint;
     ended boolean;
     ended_now boolean := false;
-    end_outcome text;
     fast boolean;
     outcomes text[] := '{}';
     acc_ord bigint[] := '{}';
@@ -57,67 +58,55 @@ begin
     running_max := coalesce(s.last_seq, -1);
     ended := s.status <> 'running';
 
-    -- Fast path: seqs strictly increasing above the last one, keys distinct, no artifact event, a
-    -- session.end only last, the session running, and no key stored yet. Then every event is
-    -- accepted, exactly as the classification below would decide.
-    select
-        coalesce(not ended and count(*) > 0 and count(distinct b.key) = count(*) and bool_and(
-            b.seq > coalesce(b.previous_seq, running_max)
-            and b.type <> 'artifact'
-            and (b.type <> 'session.end' or b.ord = b.total)
-        ), false),
-        count(*) filter (where b.type = 'error' or (b.type = 'tool.result' and b.status = 'error')),
-        bool_or(b.type = 'session.end'),
-        max(coalesce(b.outcome, 'success')) filter (where b.type = 'session.end'),
-        -- Keys with their default, computed once: a probe comparing with an expression of the
-        -- batch's columns would not be leakproof, and so could not use the key index under RLS.
-        coalesce(array_agg(b.key order by b.ord), '{}')
-    into fast, new_errors, ended_now, end_outcome, event_keys
-    from (
-        select
-            u.seq,
-            u.type,
-            u.ord,
-            coalesce(u.key, s.trace_id || ':' || u.seq) as key,
-            lag(u.seq) over (order by u.ord) as previous_seq,
-            count(*) over () as total,
-            -- Only these two types need their payload read here; the insert parses every payload once.
-            case when u.type = 'tool.result' then u.payload::jsonb ->> 'status' end as status,
-            case when u.type = 'session.end' then u.payload::jsonb ->> 'outcome' end as outcome
-        from unnest(append_events.seqs, append_events.keys, append_events.types, append_events.payloads)
-            with ordinality as u (seq, key, type, payload, ord)
-    ) as b;
-    if fast then
-        -- Under the session's row lock no other writer adds keys to it. One index lookup per key
-        -- (lateral limit 1), never a scan of the session's events.
-        fast := not exists (
-            select
-            from unnest(event_keys) as k (key)
-            cross join lateral (
-                select
-                from app.events as e
-                where
-                    e.workspace_id = s.workspace_id
-                    and e.idempotency_key = k.key
-                    and e.project_id = s.project_id
-                    and e.trace_id = s.trace_id
-                limit 1
-            ) as stored
+    -- Fast path: the session running, seqs strictly increasing above the last one, no artifact
+    -- event (it needs its artifact looked up) and a session.end only last. Then every event is
+    -- accepted, exactly as the classification below would decide, unless a key is repeated or
+    -- already stored: the key index refuses the insert, which is undone, and the batch is classified.
+    fast := not ended and n > 0
+        and array_position(append_events.types, 'artifact') is null
+        and coalesce(array_position(append_events.types, 'session.end'), n) = n
+        and (
+            select bool_and(u.seq > u.previous)
+            from unnest(append_events.seqs, running_max || append_events.seqs[1:n - 1]) as u (seq, previous)
         );
+    if fast then
+        begin
+            with inserted as (
+                insert into app.events (
+                    workspace_id, project_id, trace_id, seq, idempotency_key, type, name, payload, parent_seq,
+                    client_ts, content_hash
+                )
+                select
+                    s.workspace_id, s.project_id, s.trace_id, u.seq, coalesce(u.key, s.trace_id || ':' || u.seq),
+                    u.type, u.name, coalesce(u.payload::jsonb, '{}'), u.parent_seq, u.ts, u.hash
+                from unnest(
+                    append_events.seqs, append_events.keys, append_events.types, append_events.names,
+                    append_events.payloads, append_events.parent_seqs, append_events.client_ts, append_events.hashes
+                ) as u (seq, key, type, name, payload, parent_seq, ts, hash)
+                returning type = 'error' or (type = 'tool.result' and payload ->> 'status' = 'error') as is_error
+            )
+            select count(*) filter (where i.is_error) into new_errors from inserted as i;
+        exception when unique_violation then
+            fast := false;
+            new_errors := 0;
+        end;
     end if;
     if fast then
         acc_seq := append_events.seqs;
-        running_max := acc_seq[cardinality(acc_seq)];
-        if ended_now then
-            s.status := end_outcome;
+        running_max := acc_seq[n];
+        if append_events.types[n] = 'session.end' then
+            ended_now := true;
+            s.status := coalesce(append_events.payloads[n]::jsonb ->> 'outcome', 'success');
         end if;
-    else
-        ended_now := false;
-        new_errors := 0;
     end if;
 
     -- Otherwise the classification, event by event.
     if not fast then
+        event_keys := array(
+            select coalesce(k.key, s.trace_id || ':' || k.seq)
+            from unnest(append_events.keys, append_events.seqs) with ordinality as k (key, seq, ord)
+            order by k.ord
+        );
         for r in
             with batch as materialized (
                 select
@@ -234,18 +223,20 @@ begin
 
     accepted := cardinality(acc_seq);
     if accepted > 0 then
-        insert into app.events (
-            workspace_id, project_id, trace_id, seq, idempotency_key, type, name, payload, parent_seq, client_ts,
-            content_hash
-        )
-        select
-            s.workspace_id, s.project_id, s.trace_id, u.seq, u.key, u.type, u.name, coalesce(u.payload::jsonb, '{}'),
-            u.parent_seq, u.ts, u.hash
-        from unnest(
-            append_events.seqs, event_keys, append_events.types, append_events.names, append_events.payloads,
-            append_events.parent_seqs, append_events.client_ts, append_events.hashes
-        ) with ordinality as u (seq, key, type, name, payload, parent_seq, ts, hash, ord)
-        where fast or u.ord = any(acc_ord);
+        if not fast then
+            insert into app.events (
+                workspace_id, project_id, trace_id, seq, idempotency_key, type, name, payload, parent_seq, client_ts,
+                content_hash
+            )
+            select
+                s.workspace_id, s.project_id, s.trace_id, u.seq, u.key, u.type, u.name,
+                coalesce(u.payload::jsonb, '{}'), u.parent_seq, u.ts, u.hash
+            from unnest(
+                append_events.seqs, event_keys, append_events.types, append_events.names, append_events.payloads,
+                append_events.parent_seqs, append_events.client_ts, append_events.hashes
+            ) with ordinality as u (seq, key, type, name, payload, parent_seq, ts, hash, ord)
+            where u.ord = any(acc_ord);
+        end if;
         if ended_now then
             -- Queue the automatic analysis (api/worker.py) before taking positions, which comes last.
             perform internal.enqueue_analysis(s.workspace_id, s.project_id, s.trace_id);
