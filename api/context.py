@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +18,9 @@ from api.ratelimit import RequestThrottle, credential_digest
 
 # How deeply a request body may nest arrays and objects (docs/events.md).
 MAX_JSON_DEPTH = 64
+# Every digit kept as "0", every other byte turned into a space: runs of digits become plain to find.
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_NINETEEN_DIGITS = b"0" * 19
 QueryModel = TypeVar("QueryModel", bound=BaseModel)
 BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
@@ -60,13 +65,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
             raise _too_large(max_bytes)
         chunks.append(chunk)
     body = b"".join(chunks)
-    try:
-        # Decoded strictly first: json.loads(bytes) would let the UTF-8 bytes of a lone surrogate through.
-        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise _too_deep() from None
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the body is not valid UTF-8 JSON", code="malformed_json") from None
+    value = _decode(body)
     # Deep nesting would exhaust the stack of whatever walks the value next (pydantic, the JSON
     # encoder, PostgreSQL): refuse it here. Depth cannot exceed the number of brackets, which is cheap to count.
     if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
@@ -76,6 +75,22 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if (b"\\u0000" in body or b"\\ud" in body.lower()) and _has_unstorable_text(value):
         raise ApiError(400, "JSON strings must not contain \\u0000 or unpaired surrogates", code="malformed_json")
     return value
+
+
+def _decode(body: bytes) -> Any:
+    # orjson reads strict JSON (no NaN, no lone surrogates, valid UTF-8 only) at twice the standard
+    # library's speed, but reads an integer beyond 64 bits as a float: a body with a run of 19
+    # digits, or one orjson refuses, is read by the standard library, whose errors are the answer.
+    if _NINETEEN_DIGITS not in body.translate(_DIGITS_ONLY):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(body)
+    try:
+        # Decoded strictly first: json.loads(bytes) would let the UTF-8 bytes of a lone surrogate through.
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise _too_deep() from None
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "the body is not valid UTF-8 JSON", code="malformed_json") from None
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

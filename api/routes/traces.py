@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from api.context import authorize, json_text, parse_body, parse_query, read_json, validation_details
 from api.errors import ApiError, rejection_error
-from api.event_types import EventIn, SqlEvent, event_for_sql, validate_event
+from api.event_fast_path import common_event
+from api.event_types import EventIn, SqlEvent, event_for_sql, sql_columns, validate_event
 from api.models import (
     TRACE_ID_PATTERN,
     BatchResult,
@@ -77,10 +78,10 @@ async def append_events(request: Request) -> Response:
     invalid: list[dict[str, Any]] = []
     for index, raw in enumerate(batch):
         try:
-            valid.append(event_for_sql(validate_event(raw), index))
+            valid.append(common_event(raw, index) or event_for_sql(validate_event(raw), index))
         except ValidationError as exc:
             invalid.append(_invalid(index, raw, trace_id, exc))
-    columns = [list(column) for column in zip(*valid, strict=True)] or [[] for _ in SqlEvent._fields]
+    columns = sql_columns(valid)
     result = json.loads(await request.app.state.db.call(
         identity, "select api.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", trace_id, project_id,
         *columns, readonly=False,

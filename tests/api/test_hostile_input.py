@@ -166,6 +166,26 @@ def test_duplicate_object_keys_keep_the_last_value_as_documented(client: httpx.C
     assert client.post("/api/traces/dup-keys/events", json=replay, headers=tenant.key()).status_code == 200
 
 
+def test_integers_beyond_64_bits_are_stored_exactly(client: httpx.Client, tenant: Tenant) -> None:
+    # The fast JSON reader would turn these into floats; the body must be read by one that does not.
+    create(client, tenant, "wide-ints")
+    wide = [2**64, -(2**63) - 1, 10**30, 2**63 - 1]
+    body = b'{"seq": 1, "type": "custom.wide", "payload": {"n": [%s]}}' % ", ".join(map(str, wide)).encode()
+    assert raw(client, "POST", "/api/traces/wide-ints/events", body, tenant.key()).status_code == 201
+    event = client.get("/api/traces/wide-ints/events", headers=tenant.key()).json()["events"][0]
+    assert event["payload"] == {"n": wide}
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_numbers_json_cannot_hold_are_400_and_store_nothing(client: httpx.Client, tenant: Tenant,
+                                                            number: bytes) -> None:
+    create(client, tenant, "non-finite")
+    body = b'{"seq": 1, "type": "custom.number", "payload": {"n": %s}}' % number
+    response = raw(client, "POST", "/api/traces/non-finite/events", body, tenant.key())
+    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_json", response.text
+    assert client.get("/api/traces/non-finite/events", headers=tenant.key()).json()["events"] == []
+
+
 def test_a_trailing_slash_is_404_without_echoing_the_host(client: httpx.Client, tenant: Tenant) -> None:
     response = client.get("/api/sessions/", headers={**tenant.key(), "Host": "evil.example"})
     assert response.status_code == 404 and "location" not in response.headers
