@@ -5,7 +5,9 @@
 HTTP: 4 concurrent clients POST batches of 100 realistic events (300-600 bytes of JSON each) to
 `agentdeck serve`. Raw: the same rows inserted by 4 asyncpg connections with
 `INSERT ... SELECT FROM unnest(...)` batches of 100 into a copy of app.events. Both sides build
-their requests before the clock starts. Also the p50/p99 latency of single-event POSTs.
+their requests before the clock starts. The two phases alternate for BENCH_ROUNDS rounds (3),
+each round on new sessions, so a machine whose load drifts weighs on both alike; the ratio
+reported is the median of the rounds' ratios. Also the p50/p99 latency of single-event POSTs.
 Results go to stdout; record them in docs/benchmarks.md.
 """
 
@@ -17,6 +19,7 @@ import hashlib
 import json
 import os
 import random
+import statistics
 import time
 from typing import Any
 
@@ -29,6 +32,7 @@ from bench.http1 import Http1Connection
 CLIENTS = 4
 BATCH = 100
 BATCHES_PER_CLIENT = int(os.environ.get("BENCH_BATCHES", "60"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SINGLE_EVENTS = int(os.environ.get("BENCH_SINGLE", "400"))
 WARMUP_BATCHES = 5  # per client, before the clock, on sessions of their own
 
@@ -108,7 +112,7 @@ def client_batches(index: int) -> list[list[dict[str, Any]]]:
     return [[realistic_event(rng, batch * BATCH + i) for i in range(BATCH)] for batch in range(BATCHES_PER_CLIENT)]
 
 
-async def http_ingest(target: BenchTarget) -> tuple[float, CpuMeter]:
+async def http_ingest(target: BenchTarget, round_number: int = 0) -> tuple[float, CpuMeter]:
     host, port = target.base_url.removeprefix("http://").split(":")
     headers = {"Authorization": f"Bearer {target.key}"}
     bodies = [[json.dumps({"events": batch}).encode() for batch in client_batches(i)] for i in range(CLIENTS)]
@@ -124,22 +128,23 @@ async def http_ingest(target: BenchTarget) -> tuple[float, CpuMeter]:
         connections = [await stack.enter_async_context(Http1Connection(host, int(port), headers))
                        for _ in range(CLIENTS)]
         # Warm up at the same concurrency: the pool grows to its working size, plans are cached.
-        await asyncio.gather(*(client(http, f"bench-warm-{i}", bodies[i][:WARMUP_BATCHES])
+        await asyncio.gather(*(client(http, f"bench-warm-{round_number}-{i}", bodies[i][:WARMUP_BATCHES])
                                for i, http in enumerate(connections)))
         async with CpuMeter(target, target.server_pid) as meter:
             started = time.perf_counter()
-            await asyncio.gather(*(client(http, f"bench-http-{i}", bodies[i]) for i, http in enumerate(connections)))
+            await asyncio.gather(*(client(http, f"bench-http-{round_number}-{i}", bodies[i])
+                                   for i, http in enumerate(connections)))
             elapsed = time.perf_counter() - started
     return CLIENTS * BATCHES_PER_CLIENT * BATCH / elapsed, meter
 
 
-async def raw_insert(target: BenchTarget) -> tuple[float, CpuMeter]:
+async def raw_insert(target: BenchTarget, round_number: int = 0) -> tuple[float, CpuMeter]:
     rows = []
     for index in range(CLIENTS):
         client_rows = []
         for events in client_batches(index):
             payloads = [json.dumps(e["payload"]) for e in events]
-            client_rows.append(([e["seq"] for e in events], [f"raw-{index}:{e['seq']}" for e in events],
+            client_rows.append(([e["seq"] for e in events], [f"raw-{round_number}-{index}:{e['seq']}" for e in events],
                                 [e["type"] for e in events], payloads,
                                 [hashlib.sha256(p.encode()).digest() for p in payloads]))
         rows.append(client_rows)
@@ -157,10 +162,11 @@ async def raw_insert(target: BenchTarget) -> tuple[float, CpuMeter]:
                 target.workspace_id, target.project_id, trace, seqs, keys, types, payloads, hashes,
             )
 
-    await asyncio.gather(*(writer(i, f"raw-warm-{i}", rows[i][:WARMUP_BATCHES]) for i in range(CLIENTS)))
+    await asyncio.gather(*(writer(i, f"raw-warm-{round_number}-{i}", rows[i][:WARMUP_BATCHES])
+                           for i in range(CLIENTS)))
     async with CpuMeter(target, None) as meter:
         started = time.perf_counter()
-        await asyncio.gather(*(writer(i, f"raw-{i}", rows[i]) for i in range(CLIENTS)))
+        await asyncio.gather(*(writer(i, f"raw-{round_number}-{i}", rows[i]) for i in range(CLIENTS)))
         elapsed = time.perf_counter() - started
     for conn in conns:
         await conn.close()
@@ -196,19 +202,23 @@ async def settle_tables(target: BenchTarget) -> None:
 
 def main() -> None:
     sizes = [len(json.dumps(event)) for batch in client_batches(0) for event in batch]
-    with bench_target() as target:
-        asyncio.run(settle_tables(target))
-        http_rate, http_cpu = asyncio.run(http_ingest(target))
-        raw_rate, raw_cpu = asyncio.run(raw_insert(target))
-        p50, p99 = single_event_latency(target)
     batches = CLIENTS * BATCHES_PER_CLIENT
     print(f"event size: {min(sizes)}-{max(sizes)} bytes of JSON (mean {sum(sizes) / len(sizes):.0f})")
-    print(f"HTTP ingest, {CLIENTS} clients x batches of {BATCH}: {http_rate:,.0f} events/s")
-    print(f"raw unnest insert, {CLIENTS} connections x {BATCH}: {raw_rate:,.0f} events/s")
-    print(f"ratio HTTP/raw: {http_rate / raw_rate:.0%}")
-    # CPU is what the two paths compete for on a busy machine: its ratio is the steadier figure.
-    print(f"HTTP CPU: {http_cpu.per_batch_ms(batches)}")
-    print(f"raw CPU: {raw_cpu.per_batch_ms(batches)}")
+    ratios = []
+    with bench_target() as target:
+        asyncio.run(settle_tables(target))
+        for round_number in range(ROUNDS):
+            http_rate, http_cpu = asyncio.run(http_ingest(target, round_number))
+            raw_rate, raw_cpu = asyncio.run(raw_insert(target, round_number))
+            ratios.append(http_rate / raw_rate)
+            print(f"round {round_number + 1}: HTTP ingest, {CLIENTS} clients x batches of {BATCH}:"
+                  f" {http_rate:,.0f} events/s; raw unnest insert, {CLIENTS} connections x {BATCH}:"
+                  f" {raw_rate:,.0f} events/s; ratio {ratios[-1]:.0%}")
+            # CPU is what the two paths compete for on a busy machine: its ratio is the steadier figure.
+            print(f"  HTTP CPU: {http_cpu.per_batch_ms(batches)}")
+            print(f"  raw CPU: {raw_cpu.per_batch_ms(batches)}")
+        p50, p99 = single_event_latency(target)
+    print(f"ratio HTTP/raw (median of {ROUNDS} rounds): {statistics.median(ratios):.0%}")
     print(f"single-event POST latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
 
 
