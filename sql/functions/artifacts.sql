@@ -66,11 +66,15 @@ declare
 begin
     perform internal.require_identity();
     -- The explicit visibility filter repeats RLS on purpose: Supabase's service_role bypasses RLS.
-    select a.* into found
-    from app.artifacts as a
-    where
-        a.artifact_id = get_artifact.artifact_id
-        and (a.workspace_id, a.project_id) in (select * from internal.visible_projects());
+    -- By (workspace, id), then the project checked (internal.visible_workspace_ids says why).
+    select x.* into found
+    from (
+        select a.*
+        from app.artifacts as a
+        where a.workspace_id = any(internal.visible_workspace_ids()) and a.artifact_id = get_artifact.artifact_id
+        offset 0
+    ) as x
+    where (x.workspace_id, x.project_id) in (select * from internal.visible_projects());
     if found.artifact_id is null then
         raise exception using errcode = 'AD404', hint = 'artifact_not_found',
             message = format('artifact %s not found', get_artifact.artifact_id);

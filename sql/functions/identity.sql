@@ -79,6 +79,18 @@ $$;
 comment on function internal.visible_projects() is
 'Projects the request may read: every project of a visible workspace, or an API key''s one project.';
 
+create or replace function internal.visible_workspace_ids() returns text[]
+language sql stable
+as $$
+    -- For lookups by id: `workspace_id = any(…) and id = …` names both columns of the id's index,
+    -- and the project is checked after the lookup (behind `offset 0`). Joined to the visible
+    -- projects instead, the planner may read a project's newest-first index, the whole project,
+    -- when one tenant's rows skew its statistics (tests/api/test_history_plans.py).
+    select array(select internal.visible_workspaces())
+$$;
+comment on function internal.visible_workspace_ids() is
+'The visible workspaces as an array, for lookups by (workspace_id, id) that do not depend on the planner''s estimates.';
+
 create or replace function internal.writable_projects()
 returns table (workspace_id text, project_id text)
 language plpgsql stable security definer rows 10
@@ -196,11 +208,11 @@ comment on function internal.require_writable_project(text, text) is
 'Raises AD403 read_only unless the request may write to the (visible) project, or for null the workspace.';
 
 revoke all on function internal.claim(text), internal.request_role(), internal.visible_workspaces(),
-internal.visible_projects(), internal.writable_projects(), internal.require_identity(),
+internal.visible_workspace_ids(), internal.visible_projects(), internal.writable_projects(), internal.require_identity(),
 internal.record_key_use(), internal.require_visible_project(text, text, boolean),
 internal.require_writable_project(text, text) from public;
 grant usage on schema internal to authenticated, agentdeck_key, service_role;
 grant execute on function internal.claim(text), internal.request_role(), internal.visible_workspaces(),
-internal.visible_projects(), internal.writable_projects(), internal.require_identity(),
+internal.visible_workspace_ids(), internal.visible_projects(), internal.writable_projects(), internal.require_identity(),
 internal.require_visible_project(text, text, boolean), internal.require_writable_project(text, text)
 to authenticated, agentdeck_key, service_role;

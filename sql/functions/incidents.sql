@@ -57,11 +57,15 @@ as $$
 declare
     found_incident app.incidents;
 begin
-    select i.* into found_incident
-    from app.incidents as i
-    where
-        i.incident_id = visible_incident.incident_id
-        and (i.workspace_id, i.project_id) in (select * from internal.visible_projects());
+    -- By (workspace, id), then the project checked (internal.visible_workspace_ids says why).
+    select x.* into found_incident
+    from (
+        select i.*
+        from app.incidents as i
+        where i.workspace_id = any(internal.visible_workspace_ids()) and i.incident_id = visible_incident.incident_id
+        offset 0
+    ) as x
+    where (x.workspace_id, x.project_id) in (select * from internal.visible_projects());
     if not found then
         raise exception using errcode = 'AD404', hint = 'incident_not_found',
             message = format('incident %s not found', visible_incident.incident_id);

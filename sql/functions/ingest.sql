@@ -33,14 +33,19 @@ declare
     found app.trace_sessions[];
 begin
     -- The explicit visibility filter is the check: writers call this as the owner, and Supabase's
-    -- service_role bypasses RLS.
-    select array_agg(s)
+    -- service_role bypasses RLS. Found by (workspace, id) first, then checked
+    -- (internal.visible_workspace_ids says why).
+    select array_agg(x.s)
     into found
-    from app.trace_sessions as s
+    from (
+        select s
+        from app.trace_sessions as s
+        where s.workspace_id = any(internal.visible_workspace_ids()) and s.trace_id = visible_session.trace_id
+        offset 0
+    ) as x
     where
-        s.trace_id = visible_session.trace_id
-        and (visible_session.project_id is null or s.project_id = visible_session.project_id)
-        and (s.workspace_id, s.project_id) in (select * from internal.visible_projects());
+        (visible_session.project_id is null or (x.s).project_id = visible_session.project_id)
+        and ((x.s).workspace_id, (x.s).project_id) in (select * from internal.visible_projects());
     if found is null then
         raise exception using errcode = 'AD404', hint = 'trace_not_found',
             message = format('trace %s not found', visible_session.trace_id);

@@ -235,11 +235,15 @@ declare
     r app.regression_runs;
 begin
     perform internal.require_identity();
+    -- By (workspace, id), then the project checked (internal.visible_workspace_ids says why).
     select x.* into r
-    from app.regression_runs as x
-    where
-        x.run_id = get_regression_run.run_id
-        and (x.workspace_id, x.project_id) in (select * from internal.visible_projects());
+    from (
+        select rr.*
+        from app.regression_runs as rr
+        where rr.workspace_id = any(internal.visible_workspace_ids()) and rr.run_id = get_regression_run.run_id
+        offset 0
+    ) as x
+    where (x.workspace_id, x.project_id) in (select * from internal.visible_projects());
     if not found then
         raise exception using errcode = 'AD404', hint = 'regression_run_not_found',
             message = format('regression run %s not found', get_regression_run.run_id);

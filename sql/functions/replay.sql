@@ -35,6 +35,7 @@ declare
     workspaces text[];
     projects text[];
     only_project text := filters ->> 'project_id';
+    only_workspace text;
     page jsonb;
     last_row jsonb;
 begin
@@ -49,6 +50,12 @@ begin
     -- One visible project (an API key): read its index, not the workspace's.
     if cardinality(projects) = 1 then
         only_project := projects[1];
+    end if;
+    -- One visible workspace (most callers): named as a constant, so the planner estimates it from
+    -- its own statistics; as the lateral's value it gets the average tenant's, and for a big tenant
+    -- chose to read and sort every session of its projects.
+    if cardinality(workspaces) = 1 then
+        only_workspace := workspaces[1];
     end if;
     select coalesce(jsonb_agg(
         internal.session_json(p.s) || jsonb_build_object('labels', p.labels, 'verdict', p.verdict)
@@ -74,7 +81,7 @@ begin
                 ) as verdict
             from app.trace_sessions as s
             where
-                s.workspace_id = ws.workspace_id
+                s.workspace_id = coalesce(only_workspace, ws.workspace_id)
                 -- Visibility repeated for Supabase's service_role (it bypasses RLS, and sees one
                 -- workspace). A constant list, not a join, so the scan keeps its index order.
                 and s.project_id = any(projects)

@@ -80,6 +80,29 @@ async def _seed(conn: asyncpg.Connection, tenant: Tenant) -> None:
             'loop', '', now(), now()
         from generate_series(1, $4) as g
         """, ws, p1, p2, ROWS)
+    # As many rows again across 1,000 small tenants: one big tenant skews the statistics, as in
+    # production, so that an estimate from the average tenant cannot pick the big tenant's plan.
+    await conn.execute(
+        """
+        insert into app.workspaces (workspace_id, name) select 'ws_other' || g, 'other' from generate_series(1, 1000) as g;
+        insert into app.projects (workspace_id, project_id, name)
+        select 'ws_other' || g, 'proj_other' || g, 'other' from generate_series(1, 1000) as g;
+        """)
+    await conn.execute(
+        """
+        insert into app.trace_sessions (workspace_id, project_id, trace_id, created_at, create_hash)
+        select 'ws_other' || (1 + g % 1000), 'proj_other' || (1 + g % 1000), 'plan-' || g,
+            now() - make_interval(secs => $1 - g), '\\x00'
+        from generate_series(1, $1) as g;
+        """, ROWS)
+    await conn.execute(
+        """
+        insert into app.incidents (workspace_id, incident_id, project_id, fingerprint, rules_version, label, message,
+            first_seen, last_seen)
+        select 'ws_other' || (1 + g % 1000), 'inc_' || g, 'proj_other' || (1 + g % 1000),
+            md5('a' || g) || md5('b' || g), 1, 'loop', '', now(), now()
+        from generate_series(1, $1) as g
+        """, ROWS)
     # Before the rows that reference them: a foreign-key check planned while its table looks empty
     # scans that table, once per row.
     await conn.execute("analyze app.trace_sessions; analyze app.incidents")
@@ -90,8 +113,7 @@ async def _seed(conn: asyncpg.Connection, tenant: Tenant) -> None:
         select i.workspace_id, 'rr_' || substr(i.incident_id, 5), i.project_id, i.incident_id, i.fingerprint, 'order',
             '1', 1, now() + interval '1 day', now() + interval '1 day'
         from app.incidents as i
-        where i.workspace_id = $1
-        """, ws)
+        """)
     await conn.execute(
         """
         insert into app.artifacts (workspace_id, artifact_id, project_id, trace_id, kind, content_type, size_bytes,
@@ -100,8 +122,7 @@ async def _seed(conn: asyncpg.Connection, tenant: Tenant) -> None:
             1, sha256(convert_to(s.trace_id, 'utf8')), 'local',
             s.workspace_id || '/' || s.project_id || '/' || s.trace_id || '.png'
         from app.trace_sessions as s
-        where s.workspace_id = $1
-        """, ws)
+        """)
     # get_analysis answers 404 without a stored analysis: the target session has one.
     await conn.execute(
         """
