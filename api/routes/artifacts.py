@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
+from anyio import CancelScope  # eager, not anyio.x on first use: see api/storage/local.py
+from anyio import Path as AsyncPath
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -95,7 +96,7 @@ async def create_artifact(request: Request) -> Response:
 async def _remove_unrecorded(storage: ArtifactStorage, storage_path: str) -> None:
     """Best effort: the request's own error is what the caller must see, whatever happens here."""
     try:
-        with anyio.CancelScope(shield=True):
+        with CancelScope(shield=True):
             await storage.delete(storage_path)
     except Exception:
         log.exception("could not remove the unrecorded object %s", storage_path)
@@ -252,7 +253,7 @@ async def serve_local_content(request: Request) -> Response:
         file = storage.file_of(grant.storage_path)
     except ObjectMissing:
         file = None
-    if file is None or not await anyio.Path(file).is_file():
+    if file is None or not await AsyncPath(file).is_file():
         raise ApiError(404, "the artifact's content is no longer stored", code="artifact_content_missing")
     return FileResponse(file, media_type=grant.content_type, headers={
         "Content-Disposition": disposition_of(grant.content_type, grant.artifact_id),

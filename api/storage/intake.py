@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 
-import anyio
+from anyio import CancelScope  # eagerly: see api/storage/local.py
 
 from api.errors import ApiError
 from api.storage.backend import ArtifactStorage
@@ -72,7 +72,7 @@ async def write_checked(storage: ArtifactStorage, path: str, intake: Intake, chu
             await writer.write(chunk)
         digest = intake.finish()
     except BaseException:
-        with anyio.CancelScope(shield=True):
+        with CancelScope(shield=True):
             await writer.discard()
         raise
     await writer.commit()

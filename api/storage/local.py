@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
-import anyio
 import anyio.to_thread
+
+# From anyio, not anyio.x on first use: anyio imports its parts lazily, and an import inside a
+# request can race another thread's (CPython 3.11 can then fail compiling under pytest's rewriting).
+from anyio import wrap_file
 
 from api.storage import paths
 from api.storage.backend import READ_CHUNK_BYTES, Grant, ObjectMissing
@@ -26,7 +29,7 @@ CONTENT_PATH = "/artifacts/{artifact_id}/content"
 class LocalWriter:
     def __init__(self, handle: BinaryIO, draft: Path, target: Path) -> None:
         self._handle = handle
-        self._file = anyio.wrap_file(handle)
+        self._file = wrap_file(handle)
         self._draft = draft
         self._target = target
 
@@ -56,7 +59,7 @@ class LocalWriter:
 class LocalReader:
     def __init__(self, handle: BinaryIO, size: int) -> None:
         self.size = size
-        self._file = anyio.wrap_file(handle)
+        self._file = wrap_file(handle)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while chunk := await self._file.read(READ_CHUNK_BYTES):

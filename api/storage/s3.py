@@ -11,9 +11,9 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-import anyio
 import anyio.to_thread
 import boto3
+from anyio import wrap_file  # eager, not anyio.x on first use: see api/storage/local.py
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -75,7 +75,7 @@ class S3Writer:
         self._key = key
         self._content_type = content_type
         self._spool = spool
-        self._file = anyio.wrap_file(spool)
+        self._file = wrap_file(spool)
         self._size = 0
 
     async def write(self, chunk: bytes) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
 
-import anyio
+from anyio import CancelScope, create_task_group  # eager: see api/storage/local.py
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -27,7 +27,7 @@ class EventStreamResponse(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         loop = asyncio.get_running_loop()
-        async with anyio.create_task_group() as group:
+        async with create_task_group() as group:
             group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope.cancel)
             group.start_soon(self._cut_off_when_stalled, group.cancel_scope.cancel)
             try:
@@ -37,7 +37,7 @@ class EventStreamResponse(StreamingResponse):
                     self._sending_since = None
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             finally:
-                with anyio.CancelScope(shield=True):
+                with CancelScope(shield=True):
                     await self._frames.aclose()
             group.cancel_scope.cancel()
 

@@ -19,10 +19,74 @@ $$;
 comment on function internal.require_visible_filters(text, text) is
 'Raises AD403 when a workspace_id or project_id filter names something the credential cannot see.';
 
+create or replace function internal.session_has_facet(
+    workspace_id text, project_id text, trace_id text, facet text, facet_value text
+) returns boolean
+language sql stable
+as $$
+    select exists (
+        select from app.session_facets as f
+        where
+            f.workspace_id = session_has_facet.workspace_id and f.project_id = session_has_facet.project_id
+            and f.trace_id = session_has_facet.trace_id and f.facet = session_has_facet.facet
+            and f.value = session_has_facet.facet_value
+    )
+$$;
+comment on function internal.session_has_facet(text, text, text, text, text) is
+'Whether the session has this tag, label or verdict (app.session_facets).';
+
+create or replace function internal.session_in_incident(
+    workspace_id text, project_id text, trace_id text, incident_id text
+) returns boolean
+language sql stable
+as $$
+    select exists (
+        select from app.incident_sessions as k
+        where
+            k.workspace_id = session_in_incident.workspace_id and k.project_id = session_in_incident.project_id
+            and k.trace_id = session_in_incident.trace_id and k.incident_id = session_in_incident.incident_id
+    )
+$$;
+comment on function internal.session_in_incident(text, text, text, text) is 'Whether the session is one of the incident''s.';
+
+create or replace function internal.session_matches(s app.trace_sessions, filters jsonb) returns boolean
+language sql stable
+as $$
+    -- Every filter of GET /api/sessions but the project, the time bounds and the cursor, which the
+    -- list applies to the index it reads. Inlined into the list's query (no sub-select here, so it
+    -- can be), where absent filters fold away and the others become plain column comparisons
+    -- that the session indexes serve.
+    select
+        (filters ->> 'session_id' is null or s.trace_id = filters ->> 'session_id')
+        and (filters ->> 'status' is null or s.status = filters ->> 'status')
+        and (filters ->> 'agent' is null or s.agent_name = filters ->> 'agent')
+        and (filters ->> 'environment' is null or s.environment = filters ->> 'environment')
+        and (filters ->> 'tag' is null or s.tags @> array[filters ->> 'tag'])
+        and (
+            filters ->> 'label' is null
+            or internal.session_has_facet(s.workspace_id, s.project_id, s.trace_id, 'label', filters ->> 'label')
+        )
+        and (
+            filters ->> 'verdict' is null
+            or internal.session_has_facet(s.workspace_id, s.project_id, s.trace_id, 'verdict', filters ->> 'verdict')
+        )
+        and (
+            filters ->> 'incident_id' is null
+            or internal.session_in_incident(s.workspace_id, s.project_id, s.trace_id, filters ->> 'incident_id')
+        )
+        and (
+            filters ->> 'q' is null
+            or strpos(lower(s.trace_id), lower(filters ->> 'q')) > 0
+            or strpos(lower(coalesce(s.name, '')), lower(filters ->> 'q')) > 0
+        )
+$$;
+comment on function internal.session_matches(app.trace_sessions, jsonb) is
+'Whether a session passes the session list''s filters (all but project, time bounds and cursor).';
+
 create or replace function api.list_sessions(filters jsonb) returns jsonb
 language plpgsql stable
 -- Custom plans: the absent filters fold away, so each page is planned for the filters it has and
--- the matching newest-first index (sql/schema/0012) serves it. A generic plan could use none.
+-- the matching newest-first index (sql/schema/0012, 0016) serves it. A generic plan could use none.
 set plan_cache_mode = force_custom_plan
 set search_path = ''
 as $$
@@ -32,6 +96,15 @@ declare
         filters ->> 'cursor', 'created_at', array['workspace_id', 'project_id', 'trace_id']
     );
     after_created timestamptz := (after ->> 'created_at')::timestamptz;
+    since timestamptz := (filters ->> 'since')::timestamptz;
+    until timestamptz := (filters ->> 'until')::timestamptz;
+    -- A tag, label or verdict filter reads app.session_facets newest first (the rarer kind first);
+    -- otherwise the sessions' own newest-first index for the filters given.
+    facet_name text := case
+        when filters ->> 'label' is not null then 'label'
+        when filters ->> 'tag' is not null then 'tag'
+        when filters ->> 'verdict' is not null then 'verdict'
+    end;
     workspaces text[];
     projects text[];
     only_project text := filters ->> 'project_id';
@@ -58,87 +131,82 @@ begin
         only_workspace := workspaces[1];
     end if;
     select coalesce(jsonb_agg(
-        internal.session_json(p.s) || jsonb_build_object('labels', p.labels, 'verdict', p.verdict)
+        internal.session_json(p.s) || jsonb_build_object(
+            -- The row carries its analysis labels (names, in the analysis' deterministic order).
+            'labels', coalesce((
+                select jsonb_agg(l.value -> 'label')
+                from app.analyses as a, jsonb_array_elements(a.labels) as l
+                where
+                    a.workspace_id = (p.s).workspace_id and a.project_id = (p.s).project_id
+                    and a.trace_id = (p.s).trace_id
+            ), '[]'),
+            'verdict', (
+                select a.verdict from app.analyses as a
+                where
+                    a.workspace_id = (p.s).workspace_id and a.project_id = (p.s).project_id
+                    and a.trace_id = (p.s).trace_id
+            )
+        )
         order by (p.s).created_at desc, (p.s).workspace_id desc, (p.s).project_id desc, (p.s).trace_id desc
     ), '[]')
     into page
     from (
-        -- Newest first within each visible workspace (one index range scan each), merged.
-        select w.s, w.labels, w.verdict
+        -- Newest first within each visible workspace (one index range scan each), merged. Of the
+        -- two branches, the one the filters do not choose is planned away (custom plans).
+        select w.s
         from unnest(workspaces) as ws (workspace_id)
         cross join lateral (
-            select
-                s,
-                -- The row carries its analysis labels (names, in the analysis' deterministic order).
-                coalesce((
-                    select jsonb_agg(l.value -> 'label')
-                    from app.analyses as a, jsonb_array_elements(a.labels) as l
-                    where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
-                ), '[]') as labels,
-                (
-                    select a.verdict from app.analyses as a
-                    where a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
-                ) as verdict
-            from app.trace_sessions as s
-            where
-                s.workspace_id = coalesce(only_workspace, ws.workspace_id)
-                -- Visibility repeated for Supabase's service_role (it bypasses RLS, and sees one
-                -- workspace). A constant list, not a join, so the scan keeps its index order.
-                and s.project_id = any(projects)
-                and (only_project is null or s.project_id = only_project)
-                and (filters ->> 'session_id' is null or s.trace_id = filters ->> 'session_id')
-                and (filters ->> 'status' is null or s.status = filters ->> 'status')
-                and (filters ->> 'agent' is null or s.agent_name = filters ->> 'agent')
-                and (filters ->> 'environment' is null or s.environment = filters ->> 'environment')
-                and (filters ->> 'tag' is null or s.tags @> array[filters ->> 'tag'])
-                and (filters ->> 'since' is null or s.created_at >= (filters ->> 'since')::timestamptz)
-                and (filters ->> 'until' is null or s.created_at < (filters ->> 'until')::timestamptz)
-                and (
-                    filters ->> 'label' is null
-                    or exists (
-                        select from app.analyses as a
-                        where
-                            a.workspace_id = s.workspace_id and a.project_id = s.project_id
-                            and a.trace_id = s.trace_id
-                            and a.labels @> jsonb_build_array(jsonb_build_object('label', filters ->> 'label'))
+            (
+                select s
+                from app.trace_sessions as s
+                where
+                    facet_name is null
+                    and s.workspace_id = coalesce(only_workspace, ws.workspace_id)
+                    -- Visibility repeated for Supabase's service_role (it bypasses RLS, and sees one
+                    -- workspace). A constant list, not a join, so the scan keeps its index order.
+                    and s.project_id = any(projects)
+                    and (only_project is null or s.project_id = only_project)
+                    and (since is null or s.created_at >= since)
+                    and (until is null or s.created_at < until)
+                    -- The leading bound is a plain (leakproof) comparison the index range starts at;
+                    -- the row comparison then drops the ties already sent.
+                    and (after_created is null or s.created_at <= after_created)
+                    and (
+                        after is null
+                        or (s.created_at, s.workspace_id, s.project_id, s.trace_id) < (
+                            after_created, after ->> 'workspace_id', after ->> 'project_id', after ->> 'trace_id'
+                        )
                     )
-                )
-                and (
-                    filters ->> 'verdict' is null
-                    or exists (
-                        select from app.analyses as a
-                        where
-                            a.workspace_id = s.workspace_id and a.project_id = s.project_id
-                            and a.trace_id = s.trace_id
-                            and a.verdict = filters ->> 'verdict'
+                    and internal.session_matches(s, filters)
+                order by s.created_at desc, s.project_id desc, s.trace_id desc
+                limit max_rows
+            )
+            union all
+            (
+                select s
+                from app.session_facets as f
+                inner join app.trace_sessions as s
+                    on f.workspace_id = s.workspace_id and f.project_id = s.project_id and f.trace_id = s.trace_id
+                where
+                    facet_name is not null
+                    and f.workspace_id = coalesce(only_workspace, ws.workspace_id)
+                    and f.facet = facet_name
+                    and f.value = filters ->> facet_name
+                    and f.project_id = any(projects)
+                    and (only_project is null or f.project_id = only_project)
+                    and (since is null or f.created_at >= since)
+                    and (until is null or f.created_at < until)
+                    and (after_created is null or f.created_at <= after_created)
+                    and (
+                        after is null
+                        or (f.created_at, f.workspace_id, f.project_id, f.trace_id) < (
+                            after_created, after ->> 'workspace_id', after ->> 'project_id', after ->> 'trace_id'
+                        )
                     )
-                )
-                and (
-                    filters ->> 'incident_id' is null
-                    or exists (
-                        select from app.incident_sessions as k
-                        where
-                            k.workspace_id = s.workspace_id and k.project_id = s.project_id
-                            and k.trace_id = s.trace_id
-                            and k.incident_id = filters ->> 'incident_id'
-                    )
-                )
-                and (
-                    filters ->> 'q' is null
-                    or strpos(lower(s.trace_id), lower(filters ->> 'q')) > 0
-                    or strpos(lower(coalesce(s.name, '')), lower(filters ->> 'q')) > 0
-                )
-                -- The leading bound is a plain (leakproof) comparison the index range starts at;
-                -- the row comparison then drops the ties already sent.
-                and (after_created is null or s.created_at <= after_created)
-                and (
-                    after is null
-                    or (s.created_at, s.workspace_id, s.project_id, s.trace_id) < (
-                        after_created, after ->> 'workspace_id', after ->> 'project_id', after ->> 'trace_id'
-                    )
-                )
-            order by s.created_at desc, s.project_id desc, s.trace_id desc
-            limit max_rows
+                    and internal.session_matches(s, filters)
+                order by f.created_at desc, f.project_id desc, f.trace_id desc
+                limit max_rows
+            )
         ) as w
         order by (w.s).created_at desc, (w.s).workspace_id desc, (w.s).project_id desc, (w.s).trace_id desc
         limit max_rows
@@ -248,7 +316,9 @@ comment on function api.list_events(text, text, bigint, integer, text[]) is
 'GET /api/traces/{id}/events: a page of events in seq order (at most max_events, and 8 MiB of payload), each with its stream position.';
 
 
-revoke all on function internal.require_visible_filters(text, text), api.list_sessions(jsonb),
-api.list_events(text, text, bigint, integer, text[]) from public;
-grant execute on function internal.require_visible_filters(text, text), api.list_sessions(jsonb),
-api.list_events(text, text, bigint, integer, text[]) to authenticated, agentdeck_key, service_role;
+revoke all on function internal.require_visible_filters(text, text), internal.session_has_facet(text, text, text, text, text),
+internal.session_in_incident(text, text, text, text), internal.session_matches(app.trace_sessions, jsonb),
+api.list_sessions(jsonb), api.list_events(text, text, bigint, integer, text[]) from public;
+grant execute on function internal.require_visible_filters(text, text), internal.session_has_facet(text, text, text, text, text),
+internal.session_in_incident(text, text, text, text), internal.session_matches(app.trace_sessions, jsonb),
+api.list_sessions(jsonb), api.list_events(text, text, bigint, integer, text[]) to authenticated, agentdeck_key, service_role;

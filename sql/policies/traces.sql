@@ -48,3 +48,16 @@ create policy stream_messages_visible on app.stream_messages for select
 to authenticated, agentdeck_key, service_role
 using ((workspace_id, project_id) in (select * from internal.visible_projects()));
 comment on policy stream_messages_visible on app.stream_messages is 'Stream messages of the projects the credential sees.';
+
+alter table app.session_facets enable row level security;
+alter table app.session_facets force row level security;
+revoke all on app.session_facets from public, authenticated, agentdeck_key, service_role, anon;
+grant select on app.session_facets to authenticated, agentdeck_key, service_role;
+drop policy if exists session_facets_owner on app.session_facets;
+create policy session_facets_owner on app.session_facets to agentdeck_owner using (true) with check (true);
+comment on policy session_facets_owner on app.session_facets is 'The owner (the triggers that keep it) sees all.';
+drop policy if exists session_facets_visible on app.session_facets;
+create policy session_facets_visible on app.session_facets for select
+to authenticated, agentdeck_key, service_role
+using ((workspace_id, project_id) in (select * from internal.visible_projects()));
+comment on policy session_facets_visible on app.session_facets is 'Facets of the sessions of the projects the credential sees.';

@@ -30,6 +30,9 @@ INDEX_SCANS = ("Index Scan", "Index Only Scan")
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The plan's nodes that ran: a branch its filters rule out is planned but never executed."""
+    if plan.get("Actual Loops") == 0:
+        return
     yield plan
     for child in plan.get("Plans", []):
         yield from _nodes(child)
@@ -123,16 +126,20 @@ async def _seed(conn: asyncpg.Connection, tenant: Tenant) -> None:
             s.workspace_id || '/' || s.project_id || '/' || s.trace_id || '.png'
         from app.trace_sessions as s
         """)
-    # get_analysis answers 404 without a stored analysis: the target session has one.
+    # Every session of the big tenant is analysed (get_analysis answers 404 without one): labels
+    # and verdicts for their filters, kept in app.session_facets by the analyses trigger.
     await conn.execute(
         """
-        insert into app.analyses (workspace_id, project_id, trace_id, detector_version, input_digest, labels, source)
-        select s.workspace_id, s.project_id, s.trace_id, '1', repeat('0', 64), '[]', 'service'
-        from app.trace_sessions as s
-        where s.workspace_id = $1 and s.trace_id = $2
-        """, ws, f"plan-{TARGET}")
+        insert into app.analyses (workspace_id, project_id, trace_id, detector_version, input_digest, labels, verdict,
+            source)
+        select s.workspace_id, s.project_id, s.trace_id, '1', repeat('0', 64),
+            jsonb_build_array(jsonb_build_object('label', 'label-' || g % 40)),
+            (array['failed', 'succeeded_with_errors', 'succeeded', 'unknown'])[1 + g % 4], 'service'
+        from generate_series(1, $2) as g
+        inner join app.trace_sessions as s on s.workspace_id = $1 and s.trace_id = 'plan-' || g
+        """, ws, ROWS)
     await conn.execute("analyze app.stream_messages; analyze app.regression_runs; analyze app.artifacts; "
-                       "analyze app.analyses")
+                       "analyze app.analyses; analyze app.session_facets")
 
 
 async def _record_plans(database_url: str, tenant: Tenant, calls: list[tuple[str, str, tuple[Any, ...]]]
@@ -145,7 +152,7 @@ async def _record_plans(database_url: str, tenant: Tenant, calls: list[tuple[str
         await _seed(conn, tenant)
         await conn.execute("load 'auto_explain'")
         for setting in ("log_min_duration = 0", "log_nested_statements = on", "log_level = notice",
-                        "log_format = json"):
+                        "log_format = json", "log_analyze = on", "log_timing = off"):
             await conn.execute(f"set local auto_explain.{setting}")
         key_claims = {"role": "agentdeck_key",
                       "key_hash": hashlib.sha256(tenant.keys[tenant.projects[0]].encode()).hexdigest()}
@@ -160,6 +167,15 @@ async def _record_plans(database_url: str, tenant: Tenant, calls: list[tuple[str
             await conn.fetch(sql, *args)
             conn.remove_log_listener(recorder)
             await conn.execute("reset role")
+        # Last (it changes the plan cache mode): one session by its key, planned generically as a
+        # foreign-key check or a writer's statement is, with no value to estimate the tenant by.
+        await conn.execute("set local plan_cache_mode = force_generic_plan")
+        await conn.execute("prepare session_by_key (text, text, text) as select from app.trace_sessions"
+                           " where workspace_id = $1 and project_id = $2 and trace_id = $3")
+        explained = await conn.fetchval("explain (format json) execute session_by_key"
+                                        f"('{tenant.workspace_id}', '{tenant.projects[0]}', 'plan-{TARGET}')")
+        recorders["session_by_key_generic"] = recorder = PlanRecorder()
+        recorder.plans.append(json.loads(explained)[0]["Plan"])
         await transaction.rollback()
     finally:
         await conn.close()
@@ -191,6 +207,11 @@ def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
         ("sessions_environment", "member", page(environment="env-3")),
         ("sessions_since", "member", page(since="2000-01-01T00:00:00Z")),
         ("sessions_until", "member", page(until="2100-01-01T00:00:00Z")),
+        ("sessions_tag", "member", page(tag="tag-7")),
+        ("sessions_tag_key", "key", page(tag="tag-8")),  # an even tag: the key's project
+        ("sessions_label", "member", page(label="label-9")),
+        ("sessions_verdict", "member", page(verdict="succeeded")),
+        ("sessions_label_and_status", "member", page(label="label-9", status="error")),
     ]
     by_id: dict[str, tuple[Any, ...]] = {
         "events": ("select api.list_events($1, null, null, 10, null)", f"plan-{TARGET}"),
@@ -203,6 +224,9 @@ def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
     }
     calls += [(f"{name}_{who}", who, call) for name, call in by_id.items() for who in ("key", "member")]
     return asyncio.run(_record_plans(database_url, tenant, calls))
+
+
+SESSION_BY_ID = {"trace_sessions_workspace_trace_idx", "trace_sessions_pkey"}
 
 
 def assert_index_served(recorder: PlanRecorder, table: str, indexes: set[str]) -> None:
@@ -236,7 +260,13 @@ def test_session_list_reads_its_index_under_rls(plans: dict[str, PlanRecorder], 
     assert_index_served(plans[call], "trace_sessions", {index})
 
 
-SESSION_BY_ID = {"trace_sessions_workspace_trace_idx", "trace_sessions_pkey"}
+@pytest.mark.parametrize("call", ["sessions_tag", "sessions_tag_key", "sessions_label", "sessions_verdict",
+                                  "sessions_label_and_status"])
+def test_tag_label_and_verdict_filters_read_the_facets_newest_first(plans: dict[str, PlanRecorder], call: str) -> None:
+    # sql/schema/0016: one range of the filter's facet rows, then each session by its key.
+    assert_index_served(plans[call], "session_facets", {"session_facets_list_idx"})
+    assert_index_served(plans[call], "trace_sessions", SESSION_BY_ID)
+
 
 
 @pytest.mark.parametrize("who", ["key", "member"])
@@ -255,3 +285,9 @@ def test_lookup_by_id_probes_the_id_index_under_rls_not_a_table_scan(
     # scans the whole table rather than probe the id's index once per project (PostgreSQL 15; 18
     # skip-scans the index of this one-workspace database either way).
     assert_index_served(plans[f"{call}_{who}"], table, indexes)
+
+
+def test_one_session_by_its_key_is_found_by_an_index_bounded_by_its_id(plans: dict[str, PlanRecorder]) -> None:
+    # sql/schema/0016's statistics: without them the generic plan read the big tenant's project
+    # through trace_sessions_project_created_idx, whose range the session's id does not bound.
+    assert_index_served(plans["session_by_key_generic"], "trace_sessions", SESSION_BY_ID)

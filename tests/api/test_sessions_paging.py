@@ -63,3 +63,24 @@ def test_filters_only_narrow_and_a_foreign_project_filter_is_403(
     assert foreign.status_code == 403
     sibling = client.get("/api/sessions", params={"project_id": tenant.projects[1]}, headers=tenant.key(0))
     assert sibling.status_code == 403, "a key may not name a sibling project either"
+
+
+def test_paging_a_tag_filter_skips_and_repeats_nothing(client: httpx.Client, tenant: Tenant) -> None:
+    # The tag filter reads app.session_facets (sql/schema/0016): its cursor must page like the list's.
+    tagged = [f"tagged-{i:02d}" for i in range(17)]
+    for i, trace_id in enumerate(tagged):
+        tags = ["paged", "odd"] if i % 2 else ["paged"]
+        assert client.post("/api/traces", json={"id": trace_id, "tags": tags}, headers=tenant.key()).status_code == 201
+        client.post("/api/traces", json={"id": f"untagged-{i:02d}"}, headers=tenant.key())
+    for params, expected in ((({"tag": "paged"}), tagged), ({"tag": "odd"}, tagged[1::2]),
+                             ({"tag": "paged", "session_id": "tagged-03"}, ["tagged-03"])):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = client.get("/api/sessions", params={**params, "limit": 4, **({"cursor": cursor} if cursor else {})},
+                              headers=tenant.key()).json()
+            seen += [s["id"] for s in page["sessions"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == list(reversed(expected)), params
