@@ -5,10 +5,6 @@
 --   API key       role agentdeck_key, claims {"role": "agentdeck_key", "key_hash": "<sha256 hex>"}
 --   service       role service_role,  claims {"role": "service_role", "workspace_id": "ws_..."}
 
--- The visibility sets declare `rows 10` (a credential sees a few projects, not the planner's
--- default of 1000 rows): with that estimate a lookup by id joins them to the id's index,
--- `(workspace_id, id)`, instead of scanning the whole table under the RLS filter.
-
 -- These helpers are plpgsql, not sql: plpgsql caches its plans per connection, whereas a
 -- non-inlinable sql function (security definer, or with SET) is planned again on every call,
 -- and RLS policies call them several times per request.
@@ -34,7 +30,7 @@ comment on function internal.request_role() is
 'The request role the transaction runs as (authenticated, agentdeck_key, service_role), else null. Never a claim.';
 
 create or replace function internal.visible_workspaces() returns setof text
-language plpgsql stable security definer rows 10
+language plpgsql stable security definer
 set search_path = ''
 as $$
 begin
@@ -58,7 +54,7 @@ comment on function internal.visible_workspaces() is
 
 create or replace function internal.visible_projects()
 returns table (workspace_id text, project_id text)
-language plpgsql stable security definer rows 10
+language plpgsql stable security definer
 set search_path = ''
 as $$
 begin
@@ -93,7 +89,7 @@ comment on function internal.visible_workspace_ids() is
 
 create or replace function internal.writable_projects()
 returns table (workspace_id text, project_id text)
-language plpgsql stable security definer rows 10
+language plpgsql stable security definer
 set search_path = ''
 as $$
 begin

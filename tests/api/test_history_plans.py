@@ -211,7 +211,6 @@ def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
         ("sessions_tag_key", "key", page(tag="tag-8")),  # an even tag: the key's project
         ("sessions_label", "member", page(label="label-9")),
         ("sessions_verdict", "member", page(verdict="succeeded")),
-        ("sessions_label_and_status", "member", page(label="label-9", status="error")),
     ]
     by_id: dict[str, tuple[Any, ...]] = {
         "events": ("select api.list_events($1, null, null, 10, null)", f"plan-{TARGET}"),
@@ -260,8 +259,7 @@ def test_session_list_reads_its_index_under_rls(plans: dict[str, PlanRecorder], 
     assert_index_served(plans[call], "trace_sessions", {index})
 
 
-@pytest.mark.parametrize("call", ["sessions_tag", "sessions_tag_key", "sessions_label", "sessions_verdict",
-                                  "sessions_label_and_status"])
+@pytest.mark.parametrize("call", ["sessions_tag", "sessions_tag_key", "sessions_label", "sessions_verdict"])
 def test_tag_label_and_verdict_filters_read_the_facets_newest_first(plans: dict[str, PlanRecorder], call: str) -> None:
     # sql/schema/0016: one range of the filter's facet rows, then each session by its key.
     assert_index_served(plans[call], "session_facets", {"session_facets_list_idx"})
