@@ -41,6 +41,19 @@ create trigger trace_sessions_facets_update after update of tags on app.trace_se
 for each row execute function internal.facets_of_session();
 comment on trigger trace_sessions_facets_update on app.trace_sessions is 'Changed tags, for the tag filter.';
 
+create or replace function internal.analysis_facets(labels jsonb, verdict text)
+returns table (facet text, value text)
+language sql immutable
+as $$
+    select 'label' as facet, l.value ->> 'label' as value
+    from jsonb_array_elements(analysis_facets.labels) as l (value)
+    where l.value ->> 'label' is not null
+    union all
+    select 'verdict' as facet, analysis_facets.verdict as value
+    where analysis_facets.verdict is not null
+$$;
+comment on function internal.analysis_facets(jsonb, text) is 'The facet rows an analysis gives its session: its labels and its verdict.';
+
 create or replace function internal.facets_of_new_analyses() returns trigger
 language plpgsql volatile
 set search_path = ''
@@ -52,12 +65,7 @@ begin
     from inserted_analyses as a
     inner join app.trace_sessions as s
         on a.workspace_id = s.workspace_id and a.project_id = s.project_id and a.trace_id = s.trace_id
-    cross join lateral (
-        select 'label' as facet, l.value ->> 'label' as value from jsonb_array_elements(a.labels) as l (value)
-        union all
-        select 'verdict', a.verdict
-    ) as v
-    where v.value is not null
+    cross join lateral internal.analysis_facets(a.labels, a.verdict) as v
     on conflict on constraint session_facets_pkey do nothing;
     return null;
 end
@@ -83,14 +91,8 @@ begin
         insert into app.session_facets (workspace_id, project_id, trace_id, facet, value, created_at)
         select distinct s.workspace_id, s.project_id, s.trace_id, v.facet, v.value, s.created_at
         from app.trace_sessions as s
-        cross join lateral (
-            select 'label' as facet, l.value ->> 'label' as value from jsonb_array_elements(new.labels) as l (value)
-            union all
-            select 'verdict', new.verdict
-        ) as v
-        where
-            s.workspace_id = new.workspace_id and s.project_id = new.project_id and s.trace_id = new.trace_id
-            and v.value is not null;
+        cross join lateral internal.analysis_facets(new.labels, new.verdict) as v
+        where s.workspace_id = new.workspace_id and s.project_id = new.project_id and s.trace_id = new.trace_id;
     end if;
     return null;
 end
@@ -101,5 +103,5 @@ create trigger analyses_facets after update of labels, verdict or delete on app.
 for each row execute function internal.facets_of_analysis();
 comment on trigger analyses_facets on app.analyses is 'Changed or removed analyses, for the label and verdict filters.';
 
-revoke all on function internal.facets_of_new_sessions(), internal.facets_of_session(), internal.facets_of_new_analyses(),
-internal.facets_of_analysis() from public;
+revoke all on function internal.analysis_facets(jsonb, text), internal.facets_of_new_sessions(),
+internal.facets_of_session(), internal.facets_of_new_analyses(), internal.facets_of_analysis() from public;
