@@ -203,7 +203,8 @@ begin
                             after_created, after ->> 'workspace_id', after ->> 'project_id', after ->> 'trace_id'
                         )
                     )
-                    and internal.session_matches(s, filters)
+                    -- Less the facet read here: checking it again would cost a probe a row.
+                    and internal.session_matches(s, filters - facet_name)
                 order by f.created_at desc, f.project_id desc, f.trace_id desc
                 limit max_rows
             )
