@@ -183,10 +183,16 @@ begin
             )
             union all
             (
-                select s
+                select x.s
                 from app.session_facets as f
-                inner join app.trace_sessions as s
-                    on f.workspace_id = s.workspace_id and f.project_id = s.project_id and f.trace_id = s.trace_id
+                -- Each facet row's session by its key: behind `offset 0` the planner cannot turn
+                -- this into a scan of the sessions joined to the facets, whatever it estimates.
+                cross join lateral (
+                    select s
+                    from app.trace_sessions as s
+                    where s.workspace_id = f.workspace_id and s.project_id = f.project_id and s.trace_id = f.trace_id
+                    offset 0
+                ) as x
                 where
                     facet_name is not null
                     and f.workspace_id = coalesce(only_workspace, ws.workspace_id)
@@ -204,7 +210,7 @@ begin
                         )
                     )
                     -- Less the facet read here: checking it again would cost a probe a row.
-                    and internal.session_matches(s, filters - facet_name)
+                    and internal.session_matches(x.s, filters - facet_name)
                 order by f.created_at desc, f.project_id desc, f.trace_id desc
                 limit max_rows
             )
