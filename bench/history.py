@@ -48,6 +48,18 @@ _GROW_STREAM = """
         jsonb_build_object('id', 'hist-' || g, 'status', 'running')
     from generate_series($4 + 1, $5) as g
 """
+# One incident shown by three of the oldest sessions: newest first, every later session comes before them.
+_INCIDENT = """
+    with incident as (
+        insert into app.incidents (workspace_id, incident_id, project_id, fingerprint, rules_version, label, message,
+            first_seen, last_seen)
+        values ($1, 'inc_hist', $2, repeat('0', 64), 1, 'timeout', '', now(), now())
+        returning workspace_id, incident_id, project_id
+    )
+    insert into app.incident_sessions (workspace_id, incident_id, project_id, trace_id, confidence, occurrences, seen_at)
+    select i.workspace_id, i.incident_id, i.project_id, 'hist-' || g, 0.9, 1, now()
+    from incident as i cross join generate_series(2, 6, 2) as g
+"""
 _OLD_PREDICATE = """
     select m.position from app.stream_messages as m
     where m.workspace_id = $1 and m.position + m.message_count > $2 + 1
@@ -82,6 +94,8 @@ async def run(url: str, tenant: dict[str, str]) -> list[dict[str, float]]:
             await conn.execute(_GROW_SESSIONS, ws, p1, p2, built, size)
             await conn.execute(_GROW_STREAM, ws, p1, p2, built, size)
             await conn.execute("update app.stream_counters set last_position = $2 where workspace_id = $1", ws, size)
+            if not built:
+                await conn.execute(_INCIDENT, ws, p1)
             # Settled tables, as a long-lived database has them: no autovacuum pass during the reads.
             for table in ("app.trace_sessions", "app.stream_messages", "app.session_facets"):
                 await conn.execute(f"vacuum analyze {table}")
@@ -104,6 +118,9 @@ async def run(url: str, tenant: dict[str, str]) -> list[dict[str, float]]:
                 # One session in 50 has it: app.session_facets (0016) serves the tag filter.
                 "sessions_tag": await _timed(conn, "authenticated", user, sessions,
                                              json.dumps({"limit": 50, "tag": "tag-7"})),
+                # Three of the oldest sessions show it: app.session_facets (0017) serves the filter.
+                "sessions_incident": await _timed(conn, "authenticated", user, sessions,
+                                                  json.dumps({"limit": 50, "incident_id": "inc_hist"})),
                 "old_predicate": await _timed(conn, "agentdeck_key", key, _OLD_PREDICATE, ws, last_page, PAGE),
             }
             results.append(row)
@@ -120,7 +137,7 @@ def main() -> None:
     first, last = results[0], results[-1]
     print(f"\nmedian ms of {REPEAT} runs; growth {first['rows']:,} -> {last['rows']:,} rows:")
     for name in ("backfill_key", "backfill_member", "sessions_key", "sessions_member", "sessions_status",
-                 "sessions_agent", "sessions_tag", "old_predicate"):
+                 "sessions_agent", "sessions_tag", "sessions_incident", "old_predicate"):
         print(f"  {name}: {first[name]:.2f} -> {last[name]:.2f} ms ({last[name] / first[name]:.2f}x)")
 
 

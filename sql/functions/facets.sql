@@ -1,4 +1,5 @@
--- app.session_facets follows the rows it mirrors: a session's tags, its analysis' labels and verdict.
+-- app.session_facets follows the rows it mirrors: a session's tags, its analysis' labels and verdict,
+-- the incidents it shows.
 
 create or replace function internal.facets_of_new_sessions() returns trigger
 language plpgsql volatile
@@ -103,5 +104,53 @@ create trigger analyses_facets after update of labels, verdict or delete on app.
 for each row execute function internal.facets_of_analysis();
 comment on trigger analyses_facets on app.analyses is 'Changed or removed analyses, for the label and verdict filters.';
 
+create or replace function internal.facets_of_new_incident_links() returns trigger
+language plpgsql volatile
+set search_path = ''
+as $$
+begin
+    -- Once per statement. A link re-clustered in place (on conflict do update) keeps its row.
+    insert into app.session_facets (workspace_id, project_id, trace_id, facet, value, created_at)
+    select k.workspace_id, k.project_id, k.trace_id, 'incident_id', k.incident_id, s.created_at
+    from inserted_links as k
+    inner join app.trace_sessions as s
+        on k.workspace_id = s.workspace_id and k.project_id = s.project_id and k.trace_id = s.trace_id
+    on conflict on constraint session_facets_pkey do nothing;
+    return null;
+end
+$$;
+comment on function internal.facets_of_new_incident_links() is
+'Adds the incident_id rows of app.session_facets for sessions newly linked to an incident.';
+drop trigger if exists incident_sessions_facets_insert on app.incident_sessions;
+create trigger incident_sessions_facets_insert after insert on app.incident_sessions
+referencing new table as inserted_links
+for each statement execute function internal.facets_of_new_incident_links();
+comment on trigger incident_sessions_facets_insert on app.incident_sessions is
+'New links of sessions to incidents, for the incident_id filter.';
+
+create or replace function internal.facets_of_removed_incident_links() returns trigger
+language plpgsql volatile
+set search_path = ''
+as $$
+begin
+    -- Once per statement, cascades from a deleted incident included.
+    delete from app.session_facets as f
+    using removed_links as k
+    where
+        f.workspace_id = k.workspace_id and f.project_id = k.project_id and f.trace_id = k.trace_id
+        and f.facet = 'incident_id' and f.value = k.incident_id;
+    return null;
+end
+$$;
+comment on function internal.facets_of_removed_incident_links() is
+'Removes the incident_id rows of app.session_facets for links that go.';
+drop trigger if exists incident_sessions_facets_delete on app.incident_sessions;
+create trigger incident_sessions_facets_delete after delete on app.incident_sessions
+referencing old table as removed_links
+for each statement execute function internal.facets_of_removed_incident_links();
+comment on trigger incident_sessions_facets_delete on app.incident_sessions is
+'Links of sessions to incidents that go (re-analysis, deleted incidents), for the incident_id filter.';
+
 revoke all on function internal.analysis_facets(jsonb, text), internal.facets_of_new_sessions(),
-internal.facets_of_session(), internal.facets_of_new_analyses(), internal.facets_of_analysis() from public;
+internal.facets_of_session(), internal.facets_of_new_analyses(), internal.facets_of_analysis(),
+internal.facets_of_new_incident_links(), internal.facets_of_removed_incident_links() from public;

@@ -33,21 +33,7 @@ as $$
     )
 $$;
 comment on function internal.session_has_facet(text, text, text, text, text) is
-'Whether the session has this tag, label or verdict (app.session_facets).';
-
-create or replace function internal.session_in_incident(
-    workspace_id text, project_id text, trace_id text, incident_id text
-) returns boolean
-language sql stable
-as $$
-    select exists (
-        select from app.incident_sessions as k
-        where
-            k.workspace_id = session_in_incident.workspace_id and k.project_id = session_in_incident.project_id
-            and k.trace_id = session_in_incident.trace_id and k.incident_id = session_in_incident.incident_id
-    )
-$$;
-comment on function internal.session_in_incident(text, text, text, text) is 'Whether the session is one of the incident''s.';
+'Whether the session has this tag, label, verdict or incident (app.session_facets).';
 
 create or replace function internal.session_matches(s app.trace_sessions, filters jsonb) returns boolean
 language sql stable
@@ -72,7 +58,9 @@ as $$
         )
         and (
             filters ->> 'incident_id' is null
-            or internal.session_in_incident(s.workspace_id, s.project_id, s.trace_id, filters ->> 'incident_id')
+            or internal.session_has_facet(
+                s.workspace_id, s.project_id, s.trace_id, 'incident_id', filters ->> 'incident_id'
+            )
         )
         and (
             filters ->> 'q' is null
@@ -98,9 +86,10 @@ declare
     after_created timestamptz := (after ->> 'created_at')::timestamptz;
     since timestamptz := (filters ->> 'since')::timestamptz;
     until timestamptz := (filters ->> 'until')::timestamptz;
-    -- A tag, label or verdict filter reads app.session_facets newest first (the rarer kind first);
-    -- otherwise the sessions' own newest-first index for the filters given.
+    -- An incident, label, tag or verdict filter reads app.session_facets newest first (the rarer
+    -- kind first); otherwise the sessions' own newest-first index for the filters given.
     facet_name text := case
+        when filters ->> 'incident_id' is not null then 'incident_id'
         when filters ->> 'label' is not null then 'label'
         when filters ->> 'tag' is not null then 'tag'
         when filters ->> 'verdict' is not null then 'verdict'
@@ -337,8 +326,8 @@ comment on function api.list_events(text, text, bigint, integer, text[]) is
 
 
 revoke all on function internal.require_visible_filters(text, text), internal.session_has_facet(text, text, text, text, text),
-internal.session_in_incident(text, text, text, text), internal.session_matches(app.trace_sessions, jsonb),
+internal.session_matches(app.trace_sessions, jsonb),
 api.list_sessions(jsonb), api.list_events(text, text, bigint, integer, text[]) from public;
 grant execute on function internal.require_visible_filters(text, text), internal.session_has_facet(text, text, text, text, text),
-internal.session_in_incident(text, text, text, text), internal.session_matches(app.trace_sessions, jsonb),
+internal.session_matches(app.trace_sessions, jsonb),
 api.list_sessions(jsonb), api.list_events(text, text, bigint, integer, text[]) to authenticated, agentdeck_key, service_role;

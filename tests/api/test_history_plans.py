@@ -153,6 +153,14 @@ async def _seed(conn: asyncpg.Connection, tenant: Tenant) -> None:
         from generate_series(1, $2) as g
         inner join app.trace_sessions as s on s.workspace_id = $1 and s.trace_id = 'plan-' || g
         """, ws, ROWS)
+    # The target incident shows in three of the oldest sessions: read newest first, the sessions
+    # would all be read before its page filled.
+    await conn.execute(
+        """
+        insert into app.incident_sessions (workspace_id, incident_id, project_id, trace_id, confidence, occurrences,
+            seen_at)
+        select $1, $2, $3, 'plan-' || g, 0.9, 1, now() from generate_series(2, 6, 2) as g
+        """, ws, f"inc_{TARGET}", p1)
     await conn.execute("analyze app.stream_messages; analyze app.regression_runs; analyze app.artifacts; "
                        "analyze app.analyses; analyze app.session_facets")
 
@@ -226,6 +234,8 @@ def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
         ("sessions_tag_key", "key", page(tag="tag-8")),  # an even tag: the key's project
         ("sessions_label", "member", page(label="label-9")),
         ("sessions_verdict", "member", page(verdict="succeeded")),
+        ("sessions_incident", "member", page(incident_id=f"inc_{TARGET}")),
+        ("sessions_incident_key", "key", page(incident_id=f"inc_{TARGET}")),
     ]
     by_id: dict[str, tuple[Any, ...]] = {
         "events": ("select api.list_events($1, null, null, 10, null)", f"plan-{TARGET}"),
@@ -276,9 +286,12 @@ def test_session_list_reads_its_index_under_rls(plans: dict[str, PlanRecorder], 
     assert_index_served(plans[call], "trace_sessions", {index})
 
 
-@pytest.mark.parametrize("call", ["sessions_tag", "sessions_tag_key", "sessions_label", "sessions_verdict"])
-def test_tag_label_and_verdict_filters_read_the_facets_newest_first(plans: dict[str, PlanRecorder], call: str) -> None:
-    # sql/schema/0016: one range of the filter's facet rows, then each session by its key.
+@pytest.mark.parametrize("call", ["sessions_tag", "sessions_tag_key", "sessions_label", "sessions_verdict",
+                                  "sessions_incident", "sessions_incident_key"])
+def test_tag_label_verdict_and_incident_filters_read_the_facets_newest_first(
+    plans: dict[str, PlanRecorder], call: str
+) -> None:
+    # sql/schema/0016, 0017: one range of the filter's facet rows, then each session by its key.
     assert_index_served(plans[call], "session_facets", {"session_facets_list_idx"})
     assert_index_served(plans[call], "trace_sessions", SESSION_BY_ID)
 
