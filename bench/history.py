@@ -56,7 +56,8 @@ _INCIDENT = """
         values ($1, 'inc_hist', $2, repeat('0', 64), 1, 'timeout', '', now(), now())
         returning workspace_id, incident_id, project_id
     )
-    insert into app.incident_sessions (workspace_id, incident_id, project_id, trace_id, confidence, occurrences, seen_at)
+    insert into app.incident_sessions (workspace_id, incident_id, project_id, trace_id, confidence, occurrences,
+        seen_at)
     select i.workspace_id, i.incident_id, i.project_id, 'hist-' || g, 0.9, 1, now()
     from incident as i cross join generate_series(2, 6, 2) as g
 """

@@ -7,8 +7,10 @@ HTTP: 4 concurrent clients POST batches of 100 realistic events (300-600 bytes o
 `INSERT ... SELECT FROM unnest(...)` batches of 100 into a copy of app.events. Both sides build
 their requests before the clock starts. The two phases alternate for BENCH_ROUNDS rounds (3),
 each round on new sessions, so a machine whose load drifts weighs on both alike; the ratio
-reported is the median of the rounds' ratios. Also the p50/p99 latency of single-event POSTs.
-Results go to stdout; record them in docs/benchmarks.md.
+reported is the median of the rounds' ratios. Between them, for the breakdown, the SQL path
+alone: the same batches turned into the handler's columns beforehand, then `api.append_events`
+through the API's own `Database.call` from 4 tasks (no HTTP). Also the p50/p99 latency of
+single-event POSTs. Results go to stdout; record them in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from typing import Any
 import asyncpg
 import httpx
 
+from api.auth import Identity
+from api.db import Database, api_role_url
+from api.event_fast_path import common_event
+from api.event_types import sql_columns
 from bench.common import BenchTarget, bench_target, percentile
 from bench.http1 import Http1Connection
 
@@ -173,6 +179,39 @@ async def raw_insert(target: BenchTarget, round_number: int = 0) -> tuple[float,
     return CLIENTS * BATCHES_PER_CLIENT * BATCH / elapsed, meter
 
 
+def handler_columns(batch: list[dict[str, Any]]) -> list[list[Any] | None]:
+    """The columns the handler sends for a batch (every bench event has one of the common shapes)."""
+    events = [common_event(event, index) for index, event in enumerate(batch)]
+    return sql_columns([event for event in events if event is not None])
+
+
+async def sql_path(target: BenchTarget, round_number: int = 0) -> tuple[float, CpuMeter]:
+    """The handler's database call alone: columns made as the handler makes them, before the clock."""
+    identity = Identity("key", "agentdeck_key", {"role": "agentdeck_key",
+                                                 "key_hash": hashlib.sha256(target.key.encode()).hexdigest()})
+    columns = [[handler_columns(batch) for batch in client_batches(i)] for i in range(CLIENTS)]
+    db = await Database.connect(api_role_url(target.database_url), min_size=CLIENTS, max_size=CLIENTS,
+                                statement_timeout_ms=15000, max_waiters=CLIENTS)
+    call = "select api.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+
+    async def client(trace: str, batches: list[list[Any]]) -> None:
+        await db.call(identity, "select api.create_trace($1::jsonb)", json.dumps({"id": trace}), readonly=False)
+        for batch_columns in batches:
+            answer = json.loads(await db.call(identity, call, trace, None, *batch_columns, readonly=False))
+            assert answer["accepted"] == BATCH, answer
+
+    try:
+        await asyncio.gather(*(client(f"sql-warm-{round_number}-{i}", columns[i][:WARMUP_BATCHES])
+                               for i in range(CLIENTS)))
+        async with CpuMeter(target, None) as meter:
+            started = time.perf_counter()
+            await asyncio.gather(*(client(f"sql-{round_number}-{i}", columns[i]) for i in range(CLIENTS)))
+            elapsed = time.perf_counter() - started
+    finally:
+        await db.close()
+    return CLIENTS * BATCHES_PER_CLIENT * BATCH / elapsed, meter
+
+
 def single_event_latency(target: BenchTarget) -> tuple[float, float]:
     rng = random.Random(99)
     headers = {"Authorization": f"Bearer {target.key}"}
@@ -209,13 +248,17 @@ def main() -> None:
         asyncio.run(settle_tables(target))
         for round_number in range(ROUNDS):
             http_rate, http_cpu = asyncio.run(http_ingest(target, round_number))
+            sql_rate, sql_cpu = asyncio.run(sql_path(target, round_number))
             raw_rate, raw_cpu = asyncio.run(raw_insert(target, round_number))
             ratios.append(http_rate / raw_rate)
             print(f"round {round_number + 1}: HTTP ingest, {CLIENTS} clients x batches of {BATCH}:"
                   f" {http_rate:,.0f} events/s; raw unnest insert, {CLIENTS} connections x {BATCH}:"
                   f" {raw_rate:,.0f} events/s; ratio {ratios[-1]:.0%}")
+            print(f"  SQL path alone (api.append_events through Database.call, no HTTP): {sql_rate:,.0f} events/s,"
+                  f" {sql_rate / raw_rate:.0%} of raw")
             # CPU is what the two paths compete for on a busy machine: its ratio is the steadier figure.
             print(f"  HTTP CPU: {http_cpu.per_batch_ms(batches)}")
+            print(f"  SQL path CPU: {sql_cpu.per_batch_ms(batches)}")
             print(f"  raw CPU: {raw_cpu.per_batch_ms(batches)}")
         p50, p99 = single_event_latency(target)
     print(f"ratio HTTP/raw (median of {ROUNDS} rounds): {statistics.median(ratios):.0%}")
