@@ -241,11 +241,6 @@ begin
             -- Queue the automatic analysis (api/worker.py) before taking positions, which comes last.
             perform internal.enqueue_analysis(s.workspace_id, s.project_id, s.trace_id);
         end if;
-
-        first_position := internal.take_positions(s.workspace_id, accepted + ended_now::integer);
-        insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, event_seqs)
-        values (s.workspace_id, first_position, accepted, 'trace.event', s.project_id, s.trace_id, acc_seq);
-
         update app.trace_sessions as t
         set
             last_seq = running_max,
@@ -256,6 +251,12 @@ begin
             updated_at = clock_timestamp()
         where t.workspace_id = s.workspace_id and t.project_id = s.project_id and t.trace_id = s.trace_id
         returning * into s;
+
+        -- The workspace's counter stays locked from here to COMMIT, so every writer of the
+        -- workspace waits: only the stream rows and NOTIFY come after it.
+        first_position := internal.take_positions(s.workspace_id, accepted + ended_now::integer);
+        insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, event_seqs)
+        values (s.workspace_id, first_position, accepted, 'trace.event', s.project_id, s.trace_id, acc_seq);
 
         if ended_now then
             insert into app.stream_messages (workspace_id, position, message_count, kind, project_id, trace_id, payload)
