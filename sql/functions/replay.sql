@@ -35,6 +35,39 @@ $$;
 comment on function internal.session_has_facet(text, text, text, text, text) is
 'Whether the session has this tag, label, verdict or incident (app.session_facets).';
 
+create or replace function internal.in_session_page(
+    created_at timestamptz, workspace_id text, project_id text, trace_id text, projects text[], only_project text,
+    since timestamptz, until timestamptz, after_created timestamptz, after jsonb
+) returns boolean
+language sql immutable
+as $$
+    -- The session list's page bounds, on the columns of the index a branch reads (a session's or a
+    -- facet row's): its projects, the time window and the cursor. Inlined like session_matches, so
+    -- each becomes a plain comparison the index range serves. The projects are visibility repeated
+    -- for Supabase's service_role (it bypasses RLS, and sees one workspace): a constant list, not a
+    -- join, so the scan keeps its index order. Of the cursor, the leading bound is a plain
+    -- (leakproof) comparison the range starts at; the row comparison then drops the ties already sent.
+    select
+        in_session_page.project_id = any(in_session_page.projects)
+        and (in_session_page.only_project is null or in_session_page.project_id = in_session_page.only_project)
+        and (in_session_page.since is null or in_session_page.created_at >= in_session_page.since)
+        and (in_session_page.until is null or in_session_page.created_at < in_session_page.until)
+        and (in_session_page.after_created is null or in_session_page.created_at <= in_session_page.after_created)
+        and (
+            in_session_page.after is null
+            or (
+                in_session_page.created_at, in_session_page.workspace_id, in_session_page.project_id,
+                in_session_page.trace_id
+            ) < (
+                in_session_page.after_created, in_session_page.after ->> 'workspace_id',
+                in_session_page.after ->> 'project_id', in_session_page.after ->> 'trace_id'
+            )
+        )
+$$;
+comment on function internal.in_session_page(
+    timestamptz, text, text, text, text[], text, timestamptz, timestamptz, timestamptz, jsonb
+) is 'Whether a row is within the session list''s page: visible project, time window, after the cursor.';
+
 create or replace function internal.session_matches(s app.trace_sessions, filters jsonb) returns boolean
 language sql stable
 as $$
@@ -151,20 +184,9 @@ begin
                 where
                     facet_name is null
                     and s.workspace_id = coalesce(only_workspace, ws.workspace_id)
-                    -- Visibility repeated for Supabase's service_role (it bypasses RLS, and sees one
-                    -- workspace). A constant list, not a join, so the scan keeps its index order.
-                    and s.project_id = any(projects)
-                    and (only_project is null or s.project_id = only_project)
-                    and (since is null or s.created_at >= since)
-                    and (until is null or s.created_at < until)
-                    -- The leading bound is a plain (leakproof) comparison the index range starts at;
-                    -- the row comparison then drops the ties already sent.
-                    and (after_created is null or s.created_at <= after_created)
-                    and (
-                        after is null
-                        or (s.created_at, s.workspace_id, s.project_id, s.trace_id) < (
-                            after_created, after ->> 'workspace_id', after ->> 'project_id', after ->> 'trace_id'
-                        )
+                    and internal.in_session_page(
+                        s.created_at, s.workspace_id, s.project_id, s.trace_id, projects, only_project, since, until,
+                        after_created, after
                     )
                     and internal.session_matches(s, filters)
                 order by s.created_at desc, s.project_id desc, s.trace_id desc
@@ -187,16 +209,9 @@ begin
                     and f.workspace_id = coalesce(only_workspace, ws.workspace_id)
                     and f.facet = facet_name
                     and f.value = filters ->> facet_name
-                    and f.project_id = any(projects)
-                    and (only_project is null or f.project_id = only_project)
-                    and (since is null or f.created_at >= since)
-                    and (until is null or f.created_at < until)
-                    and (after_created is null or f.created_at <= after_created)
-                    and (
-                        after is null
-                        or (f.created_at, f.workspace_id, f.project_id, f.trace_id) < (
-                            after_created, after ->> 'workspace_id', after ->> 'project_id', after ->> 'trace_id'
-                        )
+                    and internal.in_session_page(
+                        f.created_at, f.workspace_id, f.project_id, f.trace_id, projects, only_project, since, until,
+                        after_created, after
                     )
                     -- Less the facet read here: checking it again would cost a probe a row.
                     and internal.session_matches(x.s, filters - facet_name)
@@ -326,8 +341,10 @@ comment on function api.list_events(text, text, bigint, integer, text[]) is
 
 
 revoke all on function internal.require_visible_filters(text, text), internal.session_has_facet(text, text, text, text, text),
+internal.in_session_page(timestamptz, text, text, text, text[], text, timestamptz, timestamptz, timestamptz, jsonb),
 internal.session_matches(app.trace_sessions, jsonb),
 api.list_sessions(jsonb), api.list_events(text, text, bigint, integer, text[]) from public;
 grant execute on function internal.require_visible_filters(text, text), internal.session_has_facet(text, text, text, text, text),
+internal.in_session_page(timestamptz, text, text, text, text[], text, timestamptz, timestamptz, timestamptz, jsonb),
 internal.session_matches(app.trace_sessions, jsonb),
 api.list_sessions(jsonb), api.list_events(text, text, bigint, integer, text[]) to authenticated, agentdeck_key, service_role;
