@@ -37,6 +37,18 @@ as $$
             order by m.end_position
             limit stream_page.max_rows
         )
+    ),
+
+    -- Batches in position order, each with the positions of the page that came before it, so that
+    -- only the page's own positions are expanded: a batch of 1,000 events past the page end is not.
+    covered as (
+        select
+            b.*,
+            greatest(b.position, stream_page.after_position + 1) as first_needed,
+            coalesce(sum(b.end_position - greatest(b.position, stream_page.after_position + 1)) over (
+                order by b.end_position rows between unbounded preceding and 1 preceding
+            ), 0) as before
+        from batches as b
     )
 
     select
@@ -53,7 +65,7 @@ as $$
             case when b.kind = 'trace.event' then 'event' else split_part(b.kind, '.', 1) end,
             x.body
         ) as data
-    from batches as b
+    from covered as b
     cross join lateral (
         select
             b.position + u.ord - 1 as position,
@@ -68,19 +80,28 @@ as $$
                 'received_at', e.received_at
             ) as body
         from unnest(b.event_seqs) with ordinality as u (seq, ord)
-        inner join app.events as e
-            on
+        -- One primary-key probe per seq, behind a fence: as a join, a session estimated small (fresh
+        -- statistics) read all of its events once per batch and unnested the batch for each.
+        cross join lateral (
+            select e.*
+            from app.events as e
+            where
                 e.workspace_id = b.workspace_id
                 and e.project_id = b.project_id
                 and e.trace_id = b.trace_id
                 and e.seq = u.seq
+            limit 1
+        ) as e
+        where
+            b.position + u.ord - 1 >= b.first_needed
+            and b.position + u.ord - 1 < b.first_needed + stream_page.max_rows - b.before
         union all
         select
             b.position,
             b.payload
         where b.event_seqs is null
     ) as x
-    where x.position > stream_page.after_position
+    where b.before < stream_page.max_rows and x.position > stream_page.after_position
     order by x.position
     limit stream_page.max_rows
 $$;

@@ -24,6 +24,3 @@ select
 from app.incident_sessions as k
 inner join app.trace_sessions as s
     on k.workspace_id = s.workspace_id and k.project_id = s.project_id and k.trace_id = s.trace_id;
-
--- Replaced by internal.session_has_facet(…, 'incident_id', …).
-drop function if exists internal.session_in_incident(text, text, text, text);

@@ -222,6 +222,8 @@ def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
         ("backfill_key", "key", (backfill, ws, project, near_head)),
         ("backfill_member", "member", (backfill, ws, None, near_head)),
         ("backfill_member_project", "member", (backfill, ws, project, near_head)),
+        # Positions 451-950 of the target session's events: six of its twenty batches, two in part.
+        ("backfill_events", "key", (backfill, ws, project, ROWS + 450)),
         ("sessions_default", "member", page()),
         ("sessions_key", "key", page()),
         ("sessions_project", "member", page(project_id=project)),
@@ -270,6 +272,17 @@ def assert_index_served(recorder: PlanRecorder, table: str, indexes: set[str]) -
 ])
 def test_stream_backfill_reads_its_index_under_rls(plans: dict[str, PlanRecorder], call: str, index: str) -> None:
     assert_index_served(plans[call], "stream_messages", {index})
+
+
+def test_a_backfill_page_probes_each_of_its_events_once(plans: dict[str, PlanRecorder]) -> None:
+    # As a join, a session estimated small (app.events has no statistics here) read all of its
+    # events once per batch, and unnested the batch for each event (3.4 s for a 20-batch page of a
+    # 20,000-event session); and every batch of the page was expanded, past the page's end too.
+    scans = [node for plan in plans["backfill_events"].plans for node in _nodes(plan)
+             if node.get("Relation Name") == "events"]
+    assert scans and {node.get("Index Name") for node in scans} == {"events_pkey"}, scans
+    assert all("seq = " in node["Index Cond"] for node in scans), scans
+    assert sum(node["Actual Loops"] for node in scans) == 500, scans  # one probe per position of the page
 
 
 @pytest.mark.parametrize(("call", "index"), [
