@@ -48,6 +48,8 @@ begin
                 stored.seq as stored_seq,
                 x.value ->> 'idempotency_key' as key
             from jsonb_array_elements(t -> 'events') with ordinality as x
+            -- One probe of the key index per span, behind limit 1: as a join, a session estimated
+            -- small was read whole (every export of a long OTLP session read all of its events).
             left join lateral (
                 select ev.seq
                 from app.events as ev
@@ -56,6 +58,7 @@ begin
                     and ev.idempotency_key = x.value ->> 'idempotency_key'
                     and ev.project_id = s.project_id
                     and ev.trace_id = s.trace_id
+                limit 1
             ) as stored on true
         ),
 
