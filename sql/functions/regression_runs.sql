@@ -46,8 +46,10 @@ begin
                 and k.incident_id = inc.incident_id
                 -- Re-runs that still fail link to the incident too: they are never its "before".
                 and k.trace_id <> all(after_ids)
-                and not exists (
-                    select
+                -- Probed per session through its own runs (a scalar subquery, not an anti join: as
+                -- one, the planner read every after-session of the workspace for each session).
+                and (
+                    select true
                     from app.regression_run_sessions as m
                     inner join app.regression_runs as r on m.workspace_id = r.workspace_id and m.run_id = r.run_id
                     where
@@ -56,7 +58,8 @@ begin
                         and m.trace_id = k.trace_id
                         and m.side = 'after'
                         and r.incident_id = inc.incident_id
-                )
+                    limit 1
+                ) is null
             order by k.seen_at, k.trace_id
             limit 500
         );
@@ -74,12 +77,17 @@ begin
         raise exception using errcode = 'AD422', hint = 'duplicate_session',
             message = format('session %s is given more than once', unknown);
     end if;
+    -- Each id is one probe of the session's key (limit 1): as an anti join, the planner compared
+    -- every id with every session of the project.
     select u.id into unknown
     from unnest(before_ids || after_ids) with ordinality as u (id, n)
-    where not exists (
-        select from app.trace_sessions as s
+    left join lateral (
+        select true as found
+        from app.trace_sessions as s
         where s.workspace_id = inc.workspace_id and s.project_id = inc.project_id and s.trace_id = u.id
-    )
+        limit 1
+    ) as s on true
+    where s.found is null
     order by u.n
     limit 1;
     if unknown is not null then
@@ -123,8 +131,13 @@ begin
         union all
         select a.id, 'after', a.ordinal from unnest(after_ids) with ordinality as a (id, ordinal)
     ) as u
-    inner join app.trace_sessions as s
-        on s.workspace_id = created.workspace_id and s.project_id = created.project_id and s.trace_id = u.id;
+    -- Each session by its key (limit 1), not a hash of the project's sessions.
+    cross join lateral (
+        select s.metadata
+        from app.trace_sessions as s
+        where s.workspace_id = created.workspace_id and s.project_id = created.project_id and s.trace_id = u.id
+        limit 1
+    ) as s;
 
     -- Same rules on both sides: what is not analysed with this detector version (an after-session
     -- that ended: since it ended) is queued for the worker, whose result makes the run due.
