@@ -10,17 +10,18 @@ set search_path = ''
 as $$
     -- Security invoker on purpose: as a request role RLS decides what is visible, as the owner
     -- (internal.stream_fetch) everything of the workspace is. Every predicate on a column is a
-    -- leakproof comparison on an indexed column, so the index serves it under RLS too; of the two
-    -- branches only one runs (the other's gate is a one-time filter, or an equality with null).
+    -- leakproof comparison on an indexed column, so the index serves it under RLS too; of the three
+    -- branches (the workspace's, a project's, a session's rows) only one runs: the others' gates
+    -- are one-time filters.
     with batches as (
         (
             select m.*
             from app.stream_messages as m
             where
                 stream_page.only_project is null
+                and stream_page.only_session is null
                 and m.workspace_id = stream_page.workspace_id
                 and m.end_position > stream_page.after_position + 1
-                and (stream_page.only_session is null or m.trace_id = stream_page.only_session)
             order by m.end_position
             -- Every row covers at least one position, so this many rows cover the page.
             limit stream_page.max_rows
@@ -30,10 +31,22 @@ as $$
             select m.*
             from app.stream_messages as m
             where
-                m.workspace_id = stream_page.workspace_id
+                stream_page.only_session is null
+                and m.workspace_id = stream_page.workspace_id
                 and m.project_id = stream_page.only_project
                 and m.end_position > stream_page.after_position + 1
-                and (stream_page.only_session is null or m.trace_id = stream_page.only_session)
+            order by m.end_position
+            limit stream_page.max_rows
+        )
+        union all
+        (
+            select m.*
+            from app.stream_messages as m
+            where
+                m.workspace_id = stream_page.workspace_id
+                and m.trace_id = stream_page.only_session
+                and (stream_page.only_project is null or m.project_id = stream_page.only_project)
+                and m.end_position > stream_page.after_position + 1
             order by m.end_position
             limit stream_page.max_rows
         )

@@ -213,6 +213,7 @@ def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
     ws, project = tenant.workspace_id, tenant.projects[0]
     near_head = ROWS - 100
     backfill = "select * from api.stream_backfill($1, $2, null, $3, 500)"
+    session_backfill = "select * from api.stream_backfill($1, $2, $3, $4, 500)"
     sessions = "select api.list_sessions($1::jsonb)"
 
     def page(**filters: object) -> tuple[str, str]:
@@ -224,6 +225,9 @@ def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
         ("backfill_member_project", "member", (backfill, ws, project, near_head)),
         # Positions 451-950 of the target session's events: six of its twenty batches, two in part.
         ("backfill_events", "key", (backfill, ws, project, ROWS + 450)),
+        # One session's rows from the start: its 20 batches sit behind the workspace's 20,000 rows.
+        ("backfill_session_key", "key", (session_backfill, ws, project, f"plan-{TARGET}", 0)),
+        ("backfill_session_member", "member", (session_backfill, ws, None, f"plan-{TARGET}", 0)),
         ("sessions_default", "member", page()),
         ("sessions_key", "key", page()),
         ("sessions_project", "member", page(project_id=project)),
@@ -269,6 +273,8 @@ def assert_index_served(recorder: PlanRecorder, table: str, indexes: set[str]) -
     ("backfill_key", "stream_messages_project_end_idx"),
     ("backfill_member", "stream_messages_workspace_end_idx"),
     ("backfill_member_project", "stream_messages_project_end_idx"),
+    ("backfill_session_key", "stream_messages_session_end_idx"),
+    ("backfill_session_member", "stream_messages_session_end_idx"),
 ])
 def test_stream_backfill_reads_its_index_under_rls(plans: dict[str, PlanRecorder], call: str, index: str) -> None:
     assert_index_served(plans[call], "stream_messages", {index})
