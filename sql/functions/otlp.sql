@@ -40,22 +40,29 @@ begin
             continue;
         end if;
 
-        with batch as materialized (
+        with spans as materialized (
             select
                 x.value as e,
                 x.ordinality as n,
                 x.value ->> 'parent_key' as parent_key,
-                stored.seq as stored_seq,
                 x.value ->> 'idempotency_key' as key
             from jsonb_array_elements(t -> 'events') with ordinality as x
-            -- One probe of the key index per span, behind limit 1: as a join, a session estimated
-            -- small was read whole (every export of a long OTLP session read all of its events).
+        ),
+
+        batch as materialized (
+            select
+                sp.*,
+                stored.seq as stored_seq
+            from spans as sp
+            -- One probe of the key index per span, behind limit 1, by a column of the spans read
+            -- first: as a join, or keyed by the JSON expression itself, a session estimated small
+            -- was read whole for the lookup (every export of a long OTLP session read all of it).
             left join lateral (
                 select ev.seq
                 from app.events as ev
                 where
                     ev.workspace_id = s.workspace_id
-                    and ev.idempotency_key = x.value ->> 'idempotency_key'
+                    and ev.idempotency_key = sp.key
                     and ev.project_id = s.project_id
                     and ev.trace_id = s.trace_id
                 limit 1

@@ -90,6 +90,18 @@ async def _seed(conn: asyncpg.Connection, tenant: Tenant) -> None:
         """, ws, p1, f"plan-{TARGET}", ROWS, EVENTS)
     await conn.execute("insert into app.stream_counters (workspace_id, last_position) values ($1, $2)",
                        ws, ROWS + EVENTS)
+    # An OTLP session of as many spans, each stored under its span's key.
+    await conn.execute(
+        """
+        insert into app.trace_sessions (workspace_id, project_id, trace_id, metadata, last_seq, event_count,
+            created_at, create_hash)
+        values ($1, $2, 'otlp-long', '{"source": "otlp"}', $3::bigint, $3::integer, now(), '\\x00')
+        """, ws, p1, EVENTS)
+    await conn.execute(
+        """
+        insert into app.events (workspace_id, project_id, trace_id, seq, idempotency_key, type, content_hash)
+        select $1, $2, 'otlp-long', g, 'span-' || g, 'tool.call', '\\x00' from generate_series(1, $3) as g
+        """, ws, p1, EVENTS)
     await conn.execute(
         """
         insert into app.incidents (workspace_id, incident_id, project_id, fingerprint, rules_version, label, message,
@@ -255,6 +267,11 @@ def plans(module_database: str, settings: Settings) -> dict[str, PlanRecorder]:
         "regression_run": ("select api.get_regression_run($1)", f"rr_{TARGET}"),
     }
     calls += [(f"{name}_{who}", who, call) for name, call in by_id.items() for who in ("key", "member")]
+    # An export re-sending the last 100 spans of the OTLP session: each is found by its key.
+    resent = [{"index": i, "idempotency_key": f"span-{EVENTS - 99 + i}", "type": "tool.call", "payload": {}}
+              for i in range(100)]
+    calls.append(("otlp_resent", "key", ("select api.ingest_otlp($1::jsonb)", json.dumps(
+        [{"session": {"id": "otlp-long", "metadata": {"source": "otlp"}}, "events": resent}]))))
     return asyncio.run(_record_plans(database_url, tenant, calls))
 
 
@@ -346,6 +363,16 @@ def test_an_event_page_reads_only_its_own_batches_once(plans: dict[str, PlanReco
     # And nothing large rides along with every event: a sort of the page stays in memory.
     sorts = [node for plan in plans[f"events_page_{who}"].plans for node in _nodes(plan) if node["Node Type"] == "Sort"]
     assert sorts and {node["Sort Space Type"] for node in sorts} == {"Memory"}, sorts
+
+
+def test_an_otlp_export_finds_each_stored_span_by_its_key(plans: dict[str, PlanRecorder]) -> None:
+    # Keyed by the span's JSON field, the lookup read the session's events by the primary key's
+    # prefix and filtered the key (100 spans x 2,000 events); as a join, the whole session.
+    scans = [node for plan in plans["otlp_resent"].plans for node in _nodes(plan)
+             if node.get("Relation Name") == "events"]
+    # EXPLAIN reports rows, and rows removed by a filter, per loop.
+    read = sum((node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"] for node in scans)
+    assert scans and read <= 1_000, scans
 
 
 def test_one_session_by_its_key_is_found_by_an_index_bounded_by_its_id(plans: dict[str, PlanRecorder]) -> None:
