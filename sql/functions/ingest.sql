@@ -25,6 +25,26 @@ as $$
 $$;
 comment on function internal.session_json(app.trace_sessions) is 'The API representation of a session.';
 
+create or replace function internal.session_by_key(workspace_id text, project_id text, trace_id text)
+returns setof app.trace_sessions
+language sql stable rows 1
+as $$
+    -- One session by its key, read by (workspace_id, trace_id) and checked for the project behind a
+    -- fence, as lookups by id are. Named in full, the key ties with a project's newest-first index
+    -- while a table has no statistics, and that index reads the whole project to find one session.
+    -- Inlined into the caller (no SET clause), where RLS applies as to the caller's own query.
+    select x.*
+    from (
+        select s.*
+        from app.trace_sessions as s
+        where s.workspace_id = session_by_key.workspace_id and s.trace_id = session_by_key.trace_id
+        offset 0
+    ) as x
+    where x.project_id = session_by_key.project_id
+$$;
+comment on function internal.session_by_key(text, text, text) is
+'The session (workspace_id, project_id, trace_id), found by its (workspace_id, trace_id) index whatever the statistics.';
+
 create or replace function internal.visible_session(trace_id text, project_id text) returns app.trace_sessions
 language plpgsql stable
 set search_path = ''
@@ -226,9 +246,9 @@ comment on trigger trace_sessions_delete_events on app.trace_sessions is
 'Events go with their session (replaces a per-row foreign key check on every appended event).';
 
 revoke all on function internal.session_json(app.trace_sessions), internal.visible_session(text, text),
-internal.find_session(text, text, boolean), internal.take_positions(text, integer),
+internal.session_by_key(text, text, text), internal.find_session(text, text, boolean), internal.take_positions(text, integer),
 internal.notify_stream(text, bigint), api.create_trace(jsonb), internal.delete_session_events() from public;
 -- The writers are security definer: they check the credential themselves (find_session, the
 -- writable projects) and write as the owner. Locking sessions, positions and wake-ups are theirs alone.
 grant execute on function internal.session_json(app.trace_sessions), internal.visible_session(text, text),
-api.create_trace(jsonb) to authenticated, agentdeck_key, service_role;
+internal.session_by_key(text, text, text), api.create_trace(jsonb) to authenticated, agentdeck_key, service_role;

@@ -77,22 +77,12 @@ begin
         raise exception using errcode = 'AD422', hint = 'duplicate_session',
             message = format('session %s is given more than once', unknown);
     end if;
-    -- Each id is one probe of (workspace_id, trace_id), the project checked after it behind a fence
-    -- (as lookups by id do): as an anti join, the planner compared every id with every session of
-    -- the project, and with the project in the probe it could take a project's newest-first index.
+    -- Each id is one probe of its session's key: as an anti join, the planner compared every id
+    -- with every session of the project.
     select u.id into unknown
     from unnest(before_ids || after_ids) with ordinality as u (id, n)
-    left join lateral (
-        select true as found
-        from (
-            select s.project_id from app.trace_sessions as s
-            where s.workspace_id = inc.workspace_id and s.trace_id = u.id
-            offset 0
-        ) as s
-        where s.project_id = inc.project_id
-        limit 1
-    ) as s on true
-    where s.found is null
+    left join lateral internal.session_by_key(inc.workspace_id, inc.project_id, u.id) as s on true
+    where s.trace_id is null
     order by u.n
     limit 1;
     if unknown is not null then
@@ -136,17 +126,8 @@ begin
         union all
         select a.id, 'after', a.ordinal from unnest(after_ids) with ordinality as a (id, ordinal)
     ) as u
-    -- Each session probed as above, not a hash of the project's sessions.
-    cross join lateral (
-        select s.metadata
-        from (
-            select s.project_id, s.metadata from app.trace_sessions as s
-            where s.workspace_id = created.workspace_id and s.trace_id = u.id
-            offset 0
-        ) as s
-        where s.project_id = created.project_id
-        limit 1
-    ) as s;
+    -- Each session probed by its key, not a hash of the project's sessions.
+    cross join lateral internal.session_by_key(created.workspace_id, created.project_id, u.id) as s;
 
     -- Same rules on both sides: what is not analysed with this detector version (an after-session
     -- that ended: since it ended) is queued for the worker, whose result makes the run due.

@@ -52,11 +52,16 @@ as $$
         coalesce(a.detector_version = r.detector_version and (
             m.side = 'before' or (s.status <> 'running' and a.analyzed_at >= s.ended_at)
         ), false)
+    -- Each member's session and analysis probed by key (as joins, the planner hashed every session
+    -- and analysis of the project once it held a few tens of thousands).
     from app.regression_run_sessions as m
-    inner join app.trace_sessions as s
-        on m.workspace_id = s.workspace_id and m.project_id = s.project_id and m.trace_id = s.trace_id
-    left join app.analyses as a
-        on m.workspace_id = a.workspace_id and m.project_id = a.project_id and m.trace_id = a.trace_id
+    cross join lateral internal.session_by_key(m.workspace_id, m.project_id, m.trace_id) as s
+    left join lateral (
+        select a.labels, a.detector_version, a.analyzed_at
+        from app.analyses as a
+        where a.workspace_id = m.workspace_id and a.project_id = m.project_id and a.trace_id = m.trace_id
+        limit 1
+    ) as a on true
     where m.workspace_id = r.workspace_id and m.run_id = r.run_id
 $$;
 comment on function internal.regression_members(app.regression_runs) is

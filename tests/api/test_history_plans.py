@@ -165,6 +165,14 @@ async def _seed(conn: asyncpg.Connection, tenant: Tenant) -> None:
         from generate_series(1, $2) as g
         inner join app.trace_sessions as s on s.workspace_id = $1 and s.trace_id = 'plan-' || g
         """, ws, ROWS)
+    # The target run compares 1,000 of the first project's 10,000 sessions (500 before, 500 after).
+    await conn.execute(
+        """
+        insert into app.regression_run_sessions (workspace_id, run_id, project_id, trace_id, side, task, ordinal)
+        select $1, $2, $3, 'plan-' || (2 * g), case when g <= 500 then 'before' else 'after' end,
+            '#' || (1 + (g - 1) % 500), 1 + (g - 1) % 500
+        from generate_series(1, 1000) as g
+        """, ws, f"rr_{TARGET}", p1)
     # The target incident shows in three of the oldest sessions: read newest first, the sessions
     # would all be read before its page filled.
     await conn.execute(
@@ -173,7 +181,8 @@ async def _seed(conn: asyncpg.Connection, tenant: Tenant) -> None:
             seen_at)
         select $1, $2, $3, 'plan-' || g, 0.9, 1, now() from generate_series(2, 6, 2) as g
         """, ws, f"inc_{TARGET}", p1)
-    await conn.execute("analyze app.stream_messages; analyze app.regression_runs; analyze app.artifacts; "
+    await conn.execute("analyze app.stream_messages; analyze app.regression_runs; analyze app.regression_run_sessions; "
+                       "analyze app.artifacts; "
                        "analyze app.analyses; analyze app.session_facets")
 
 
@@ -363,6 +372,15 @@ def test_an_event_page_reads_only_its_own_batches_once(plans: dict[str, PlanReco
     # And nothing large rides along with every event: a sort of the page stays in memory.
     sorts = [node for plan in plans[f"events_page_{who}"].plans for node in _nodes(plan) if node["Node Type"] == "Sort"]
     assert sorts and {node["Sort Space Type"] for node in sorts} == {"Memory"}, sorts
+
+
+@pytest.mark.parametrize("who", ["key", "member"])
+def test_a_regression_run_reads_its_sessions_by_key(plans: dict[str, PlanRecorder], who: str) -> None:
+    # As joins, its members' sessions and analyses were hashed from every row of the project.
+    recorder = plans[f"regression_run_{who}"]
+    for table in ("trace_sessions", "analyses"):
+        scans = recorder.scans_of(table)
+        assert scans and all(kind in INDEX_SCANS for kind, _ in scans), (table, scans)
 
 
 def test_an_otlp_export_finds_each_stored_span_by_its_key(plans: dict[str, PlanRecorder]) -> None:
