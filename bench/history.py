@@ -7,7 +7,8 @@ One workspace with two projects; history is grown in place with one `generate_se
 table and step (stream rows are session.updated messages: one position each), then vacuumed
 and analysed. At
 each size, each read runs BENCH_REPEAT times in its own READ ONLY transaction with the request
-role's claims, exactly as api/db.py sets them; the median is printed. For contrast, "old
+role's claims, exactly as api/db.py sets them, on a connection of the pool's login role; the
+median is printed. For contrast, "old
 predicate" is the pre-0012 stream read (`position + message_count > $1`, not leakproof) as the
 API key. Results go to stdout; record them in docs/benchmarks.md.
 """
@@ -26,6 +27,7 @@ from typing import Any
 import asyncpg
 
 from api import admin
+from api.db import api_role_url
 from bench.common import scratch_database
 
 SIZES = [int(n) for n in os.environ.get("BENCH_HISTORY_SIZES", "10000,100000,1000000").split(",")]
@@ -81,6 +83,8 @@ async def _timed(conn: asyncpg.Connection, role: str, claims: dict[str, Any], sq
 
 async def run(url: str, tenant: dict[str, str]) -> list[dict[str, float]]:
     conn = await asyncpg.connect(url)
+    # The reads log in as the API's pool does (agentdeck_api, with its role settings), the growth as the admin.
+    reader = await asyncpg.connect(api_role_url(url))
     ws, p1 = tenant["workspace_id"], tenant["project_id"]
     p2 = (await admin.create_project(conn, ws, "second"))["project_id"]
     member = str(uuid.uuid4())
@@ -108,26 +112,27 @@ async def run(url: str, tenant: dict[str, str]) -> list[dict[str, float]]:
             row = {
                 "rows": size,
                 "build_s": build_seconds,
-                "backfill_key": await _timed(conn, "agentdeck_key", key, backfill, ws, p1, last_page, PAGE),
-                "backfill_member": await _timed(conn, "authenticated", user, backfill, ws, None, last_page, PAGE),
-                "sessions_key": await _timed(conn, "agentdeck_key", key, sessions, json.dumps({"limit": 50})),
-                "sessions_member": await _timed(conn, "authenticated", user, sessions, json.dumps({"limit": 50})),
-                "sessions_status": await _timed(conn, "authenticated", user, sessions,
+                "backfill_key": await _timed(reader, "agentdeck_key", key, backfill, ws, p1, last_page, PAGE),
+                "backfill_member": await _timed(reader, "authenticated", user, backfill, ws, None, last_page, PAGE),
+                "sessions_key": await _timed(reader, "agentdeck_key", key, sessions, json.dumps({"limit": 50})),
+                "sessions_member": await _timed(reader, "authenticated", user, sessions, json.dumps({"limit": 50})),
+                "sessions_status": await _timed(reader, "authenticated", user, sessions,
                                                 json.dumps({"limit": 50, "status": "error"})),
-                "sessions_agent": await _timed(conn, "authenticated", user, sessions,
+                "sessions_agent": await _timed(reader, "authenticated", user, sessions,
                                                json.dumps({"limit": 50, "agent": "agent-7"})),
                 # One session in 50 has it: app.session_facets (0016) serves the tag filter.
-                "sessions_tag": await _timed(conn, "authenticated", user, sessions,
+                "sessions_tag": await _timed(reader, "authenticated", user, sessions,
                                              json.dumps({"limit": 50, "tag": "tag-7"})),
                 # Three of the oldest sessions show it: app.session_facets (0017) serves the filter.
-                "sessions_incident": await _timed(conn, "authenticated", user, sessions,
+                "sessions_incident": await _timed(reader, "authenticated", user, sessions,
                                                   json.dumps({"limit": 50, "incident_id": "inc_hist"})),
-                "old_predicate": await _timed(conn, "agentdeck_key", key, _OLD_PREDICATE, ws, last_page, PAGE),
+                "old_predicate": await _timed(reader, "agentdeck_key", key, _OLD_PREDICATE, ws, last_page, PAGE),
             }
             results.append(row)
             print(" | ".join(f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in row.items()),
                   flush=True)
     finally:
+        await reader.close()
         await conn.close()
     return results
 

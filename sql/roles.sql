@@ -20,6 +20,10 @@ $roles$;
 
 -- The pool's login role: it holds no privileges of its own and may only switch to a request role.
 alter role agentdeck_api with login noinherit;
+-- No JIT for its sessions: every request is a short indexed read or write, but a generic plan's
+-- estimate over a large table can pass jit_above_cost, and compiling then cost 23 ms for a stream
+-- page that runs in 1 ms (docs/benchmarks.md, History).
+alter role agentdeck_api set jit = off;
 
 -- The migrating user creates objects as the owner.
 do $owner$

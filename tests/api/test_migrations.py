@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from api.db import api_role_url
 from api.migrate import MigrationError, definition_files, migrate, schema_files, sql_root
 
 _CATALOG = """
@@ -296,3 +297,9 @@ def test_an_upgrade_from_the_previous_runner_ends_as_a_fresh_database(empty_data
     refused = "select has_function_privilege('authenticated', 'internal.write_audit(text, text, text, text, text," \
               " jsonb, jsonb, text)', 'execute')"
     assert asyncio.run(_fetchval(empty_database, refused)) is False
+
+
+def test_the_pools_login_role_runs_without_jit(database_url: str) -> None:
+    # sql/roles.sql: a generic plan's estimate over a big table passed jit_above_cost, and a
+    # stream page that runs in 1 ms spent 23 ms compiling (docs/benchmarks.md, History).
+    assert asyncio.run(_fetchval(api_role_url(database_url), "show jit")) == "off"
